@@ -49,9 +49,10 @@ def mariadb_server_url() -> Iterator[str]:
 @pytest.fixture
 async def database_url(mariadb_server_url: str) -> AsyncIterator[str]:
     """A fresh, migrated database for this test, dropped afterwards."""
-    from fcfs.adapters.sql.migrate import upgrade  # noqa: PLC0415
     from sqlalchemy import text  # noqa: PLC0415
     from sqlalchemy.ext.asyncio import create_async_engine  # noqa: PLC0415
+
+    from fcfs.adapters.sql.migrate import upgrade  # noqa: PLC0415
 
     name = f"fcfs_t_{uuid.uuid4().hex[:12]}"
     admin = create_async_engine(mariadb_server_url, isolation_level="AUTOCOMMIT")

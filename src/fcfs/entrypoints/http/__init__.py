@@ -1,1 +1,1 @@
-"""fcfs."""
+"""The HTTP entrypoint: parse → command → use case → envelope."""

@@ -1,0 +1,242 @@
+"""The batch consumer loop (DESIGN.md §5, §6.4): poll, decode, hand the batch over, then commit.
+
+Offsets `{tp: last.offset + 1}` are committed only after the handler returned, that is
+after the database commit and after every dead letter was written. Nothing else commits:
+auto-commit is off, and a batch is never committed in part. So at every moment the
+committed offset of a partition is at or before the first record not yet durable, and a
+crash anywhere (SIGKILL included) only makes the next owner redo work the idempotent
+insert turns into no rows.
+
+A batch in flight when the group rebalances or the process is asked to stop either
+finishes and commits within a grace period, or is abandoned (cancelled, not committed):
+the partition's next owner reads it again from the committed offset. A handler that
+raises an `FcfsError` (a dead letter not written, say) is retried on the same records with
+capped backoff until it succeeds, the batch is abandoned, or the loop stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, ConsumerStoppedError, IllegalStateError, KafkaError
+
+from fcfs.adapters.kafka.codec import Undecodable, decode_event
+from fcfs.adapters.kafka.liveness import Heartbeat
+from fcfs.adapters.kafka.throttle import RecordThrottle
+from fcfs.domain.errors import FcfsError
+from fcfs.ports.consumer import ConsumedBatch, ConsumedEvent, RejectedRecord
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from aiokafka.structs import ConsumerRecord, TopicPartition
+
+    from fcfs.ports.consumer import BatchHandler
+
+log = structlog.get_logger("fcfs.consumer")
+
+Records = dict["TopicPartition", list["ConsumerRecord[bytes, bytes]"]]
+
+
+def decode_records(records: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]) -> ConsumedBatch:
+    events: list[ConsumedEvent] = []
+    rejected: list[RejectedRecord] = []
+    for messages in records.values():
+        for message in messages:
+            try:
+                events.append(ConsumedEvent(decode_event(message.value), message.value or b"", message.key))
+            except Undecodable as refusal:
+                rejected.append(RejectedRecord(message.value or b"", message.key, refusal.reason, refusal.detail))
+    return ConsumedBatch(tuple(events), tuple(rejected))
+
+
+class KafkaBatchConsumer:
+    """One member of the consumer group; `run` until `stop` is set. Counters are for tests and metrics."""
+
+    def __init__(
+        self,
+        *,
+        bootstrap_servers: str,
+        topic: str,
+        group_id: str,
+        handler: BatchHandler,
+        batch_size: int = 500,
+        max_rate: float = 0.0,
+        poll_timeout: float = 0.5,
+        retry_initial_seconds: float = 0.1,
+        retry_max_seconds: float = 30.0,
+        revoke_grace_seconds: float = 10.0,
+        stop_grace_seconds: float = 5.0,
+        heartbeat: Heartbeat | None = None,
+        client_id: str = "fcfs-consumer",
+    ) -> None:
+        self._bootstrap = bootstrap_servers
+        self._topic = topic
+        self._group = group_id
+        self._handler = handler
+        self._batch_size = batch_size
+        self._throttle = RecordThrottle(max_rate)
+        self._poll_ms = max(int(poll_timeout * 1000), 1)
+        self._retry_initial = retry_initial_seconds
+        self._retry_max = max(retry_max_seconds, retry_initial_seconds)
+        self._revoke_grace = revoke_grace_seconds
+        self._stop_grace = stop_grace_seconds
+        self.heartbeat = heartbeat or Heartbeat()
+        self._client_id = client_id
+        self._in_flight = asyncio.Lock()
+        self._abandon = asyncio.Event()
+        self.records_committed = 0
+        self.batches_committed = 0
+        self.batches_abandoned = 0
+        self.commits_refused = 0
+        self.handler_failures = 0
+        self.last_result: object = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        consumer = await self._started(stop)
+        if consumer is None:
+            return
+        try:
+            while not stop.is_set():
+                self.heartbeat.beat()
+                records = await self._poll(consumer, stop)
+                if records:
+                    await self._process(consumer, records, stop)
+        except ConsumerStoppedError:
+            log.info("consumer_stopped_underneath")
+        finally:
+            await consumer.stop()
+            self.heartbeat.clear()
+
+    async def _started(self, stop: asyncio.Event) -> AIOKafkaConsumer | None:
+        """A started consumer subscribed with the rebalance listener; keeps trying while the broker is away."""
+        delay = self._retry_initial
+        while not stop.is_set():
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self._bootstrap,
+                group_id=self._group,
+                client_id=self._client_id,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                max_poll_records=self._batch_size,
+            )
+            consumer.subscribe([self._topic], listener=_FinishOrAbandon(self))
+            try:
+                await consumer.start()
+            except KafkaError as error:
+                await consumer.stop()
+                log.warning("consumer_start_failed", error=repr(error), retry_in=delay)
+                await _wait(stop, delay)
+                delay = min(delay * 2, self._retry_max)
+                continue
+            log.info("consumer_started", topic=self._topic, group=self._group)
+            return consumer
+        return None
+
+    async def _poll(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> Records:
+        try:
+            records: Records = await consumer.getmany(timeout_ms=self._poll_ms, max_records=self._batch_size)
+        except ConsumerStoppedError:
+            raise
+        except KafkaError as error:
+            log.warning("consumer_poll_failed", error=repr(error))
+            await _wait(stop, self._retry_initial)
+            return {}
+        return records
+
+    async def _process(self, consumer: AIOKafkaConsumer, records: Records, stop: asyncio.Event) -> None:
+        offsets = {tp: messages[-1].offset + 1 for tp, messages in records.items() if messages}
+        count = sum(len(messages) for messages in records.values())
+        async with self._in_flight:
+            self._abandon = asyncio.Event()
+            if self._throttle.enabled:
+                await self._throttle.admit(count, stop, self._abandon)
+            if stop.is_set() or self._abandon.is_set() or not await self._handled(decode_records(records), stop):
+                self.batches_abandoned += 1
+                log.info("batch_abandoned", records=count)
+                return
+            await self._commit(consumer, offsets, count, stop)
+
+    async def _handled(self, batch: ConsumedBatch, stop: asyncio.Event) -> bool:
+        """True once the handler succeeded; False when the batch was abandoned (revoked, or stop's grace ran out)."""
+        task = asyncio.create_task(self._handle_until_done(batch))
+        abandon = asyncio.create_task(self._abandon.wait())
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({task, abandon, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if stopping.done() and not task.done():
+                await asyncio.wait({task, abandon}, timeout=self._stop_grace, return_when=asyncio.FIRST_COMPLETED)
+            if task.done():
+                self.last_result = task.result()
+                return True
+            return False
+        finally:
+            for waiter in (task, abandon, stopping):
+                waiter.cancel()
+            await asyncio.gather(task, abandon, stopping, return_exceptions=True)
+
+    async def _handle_until_done(self, batch: ConsumedBatch) -> object:
+        delay = self._retry_initial
+        while True:
+            try:
+                return await self._handler(batch)
+            except FcfsError as error:
+                self.handler_failures += 1
+                log.warning("batch_failed_will_retry", error=repr(error), retry_in=delay, records=len(batch))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._retry_max)
+
+    async def _commit(
+        self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int], count: int, stop: asyncio.Event
+    ) -> None:
+        """Commit, unless the group moved on (the next owner redoes the batch: no rows, by the unique key)."""
+        commit = asyncio.create_task(consumer.commit(offsets))
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({commit, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not commit.done():
+                log.info("commit_abandoned_on_stop", records=count)
+                return
+            commit.result()
+        except (CommitFailedError, IllegalStateError, KafkaError) as error:
+            self.commits_refused += 1
+            log.warning("commit_refused", error=repr(error), records=count)
+            return
+        finally:
+            for waiter in (commit, stopping):
+                waiter.cancel()
+            await asyncio.gather(commit, stopping, return_exceptions=True)
+        self.records_committed += count
+        self.batches_committed += 1
+
+    async def revoked(self, partitions: set[TopicPartition]) -> None:
+        """Hold the rebalance until the batch in flight committed or, after the grace period, was abandoned."""
+        if not self._in_flight.locked():
+            return
+        log.info("revoke_waits_for_batch", partitions=len(partitions), grace=self._revoke_grace)
+        timer = asyncio.get_running_loop().call_later(self._revoke_grace, self._abandon.set)
+        try:
+            async with self._in_flight:
+                pass
+        finally:
+            timer.cancel()
+
+
+class _FinishOrAbandon(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: KafkaBatchConsumer) -> None:
+        self._owner = owner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._owner.revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        log.info("partitions_assigned", partitions=sorted((tp.topic, tp.partition) for tp in assigned))
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)

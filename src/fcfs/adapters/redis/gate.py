@@ -1,0 +1,104 @@
+"""The Lua issuance gate (DESIGN.md §4): one EVALSHA per issue attempt, atomic in Redis."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+from fcfs.adapters.redis.failures import gate_errors
+from fcfs.adapters.redis.keys import KeySpace
+from fcfs.adapters.redis.scripting import script
+from fcfs.domain.errors import GateError, InvalidInput
+from fcfs.domain.issuance import GateVerdict
+from fcfs.ports.gate import IssuanceGate
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from fcfs.adapters.redis.client import RedisClient
+
+_VERDICTS = {
+    0: GateVerdict.ISSUED,
+    1: GateVerdict.ALREADY_ISSUED,
+    2: GateVerdict.SOLD_OUT,
+    3: GateVerdict.NOT_LOADED,
+}
+LOAD_CHUNK = 10_000
+STAGING_TTL_SECONDS = 3600  # only the scratch set expires; the live keys never do
+
+
+class RedisIssuanceGate(IssuanceGate):
+    """Protects invariants 1, 2 and 5 in Redis: stock + admitted users stays equal to what was loaded.
+
+    Every method raises `GateError` when Redis fails. For `try_issue` and `compensate` a
+    timeout leaves the outcome unknown (the script may have run); the strategy decides
+    what to answer, and reconciliation repairs a user held without a row.
+    """
+
+    def __init__(self, client: RedisClient, prefix: str) -> None:
+        self._client = client
+        self._keys = KeySpace(prefix)
+        self._issue = script("issue")
+        self._compensate = script("compensate")
+        self._load = script("load_stock")
+
+    async def try_issue(self, coupon_id: int, user_id: int) -> GateVerdict:
+        keys = self._keys.coupon(coupon_id)
+        with gate_errors(f"issue coupon {coupon_id} to user {user_id}"):
+            code = await self._issue.run(self._client, (keys.stock, keys.users), (_user(user_id),))
+        try:
+            return _VERDICTS[int(code)]
+        except (KeyError, TypeError, ValueError):
+            raise GateError(f"issue script answered {code!r}") from None
+
+    async def compensate(self, coupon_id: int, user_id: int) -> bool:
+        keys = self._keys.coupon(coupon_id)
+        with gate_errors(f"compensate coupon {coupon_id} for user {user_id}"):
+            undone = await self._compensate.run(self._client, (keys.stock, keys.users), (_user(user_id),))
+        return int(undone) == 1
+
+    async def load_stock(self, coupon_id: int, stock: int, issued_users: Iterable[int]) -> None:
+        """Stage the users in a scratch set (in chunks), then swap it in and set the stock atomically.
+
+        Issue attempts during the staging still see the old state; they never see a half-loaded one.
+        """
+        if type(stock) is not int or stock < 0:
+            raise InvalidInput("stock must be a non-negative integer")
+        keys = self._keys.coupon(coupon_id)
+        staging = keys.staging(uuid.uuid4().hex)
+        users = sorted({_user(user_id) for user_id in issued_users})
+        with gate_errors(f"load stock of coupon {coupon_id}"):
+            for start in range(0, len(users), LOAD_CHUNK):
+                await self._client.sadd(staging, *users[start : start + LOAD_CHUNK])
+                if start == 0:
+                    await self._client.expire(staging, STAGING_TTL_SECONDS)
+            code = await self._load.run(self._client, (keys.stock, keys.users, staging), (stock, len(users)))
+        if int(code) != 0:
+            raise GateError(f"stock of coupon {coupon_id} not loaded: the staged users vanished")
+
+    async def remaining(self, coupon_id: int) -> int | None:
+        with gate_errors(f"read stock of coupon {coupon_id}"):
+            value = await self._client.get(self._keys.coupon(coupon_id).stock)
+        return None if value is None else int(value)
+
+    async def holds_user(self, coupon_id: int, user_id: int) -> bool:
+        with gate_errors(f"read users of coupon {coupon_id}"):
+            found = await self._client.sismember(self._keys.coupon(coupon_id).users, _user(user_id))
+        return bool(found)
+
+    async def users(self, coupon_id: int) -> set[int]:
+        """Scanned in batches, so a large set never blocks Redis the way one SMEMBERS would."""
+        with gate_errors(f"read users of coupon {coupon_id}"):
+            members = self._client.sscan_iter(self._keys.coupon(coupon_id).users, count=1000)
+            return {int(member) async for member in members}
+
+    async def forget(self, coupon_id: int) -> None:
+        """Drop the gate's keys (stock and users); the unconfirmed-event ledger is not the gate's."""
+        keys = self._keys.coupon(coupon_id)
+        with gate_errors(f"forget coupon {coupon_id}"):
+            await self._client.delete(keys.stock, keys.users)
+
+
+def _user(user_id: int) -> str:
+    assert type(user_id) is int, "user ids reach Redis only as validated ints"
+    return str(user_id)

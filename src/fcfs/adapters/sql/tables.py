@@ -1,0 +1,111 @@
+"""The two tables of DESIGN.md §3b, for MariaDB/MySQL and SQLite alike.
+
+The migration in `migrations/versions` creates the same schema by hand; these objects are
+what the queries are built from. `UNIQUE (coupon_id, user_id)` is what makes a redelivered
+event add no row (invariant 2); every query relies on it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.types import CHAR, TypeDecorator
+
+from fcfs.domain.coupon import MAX_NAME_LENGTH, Coupon, IssuedCoupon, ValidityWindow
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Dialect, Row
+    from sqlalchemy.types import TypeEngine
+
+MYSQL_DIALECTS = ("mysql", "mariadb")
+EVENT_ID_LENGTH = 36
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Stored as naive UTC (`DATETIME(6)` on MySQL), always handed back timezone-aware UTC.
+
+    A naive value is taken to be UTC already rather than refused: refusing would turn one
+    odd event into an error a consumer retries forever.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in MYSQL_DIALECTS:
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(DateTime())
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is None:
+            return value
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        moment: datetime = value
+        return moment.replace(tzinfo=UTC)
+
+
+def _id_type() -> TypeEngine[int]:
+    """BIGINT everywhere but SQLite, where only `INTEGER PRIMARY KEY` autoincrements."""
+    return BigInteger().with_variant(Integer(), "sqlite")
+
+
+metadata = MetaData()
+
+coupon = Table(
+    "coupon",
+    metadata,
+    Column("id", _id_type(), primary_key=True, autoincrement=True),
+    Column("name", String(MAX_NAME_LENGTH), nullable=False),
+    Column("total_quantity", Integer, nullable=False),
+    Column("issued_quantity", Integer, nullable=False, default=0, server_default=text("0")),
+    Column("starts_at", UtcDateTime, nullable=True),
+    Column("ends_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    mysql_engine="InnoDB",
+    mysql_charset="utf8mb4",
+)
+
+issued_coupon = Table(
+    "issued_coupon",
+    metadata,
+    Column("id", _id_type(), primary_key=True, autoincrement=True),
+    Column(
+        "coupon_id",
+        BigInteger,
+        ForeignKey("coupon.id", ondelete="CASCADE", name="fk_issued_coupon_coupon"),
+        nullable=False,
+    ),
+    Column("user_id", BigInteger, nullable=False),
+    Column("event_id", CHAR(EVENT_ID_LENGTH), nullable=True),
+    Column("issued_at", UtcDateTime, nullable=False),
+    UniqueConstraint("coupon_id", "user_id", name="uq_issued_coupon_coupon_user"),
+    mysql_engine="InnoDB",
+    mysql_charset="utf8mb4",
+)
+
+
+def to_coupon(row: Row[Any]) -> Coupon:
+    window = ValidityWindow(row.starts_at, row.ends_at)
+    return Coupon(row.id, row.name, row.total_quantity, row.issued_quantity, window, row.created_at)
+
+
+def to_issued(row: Row[Any]) -> IssuedCoupon:
+    return IssuedCoupon(row.id, row.coupon_id, row.user_id, row.issued_at, row.event_id)

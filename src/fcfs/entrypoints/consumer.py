@@ -1,0 +1,57 @@
+"""The consumer process: `coupon.issued` → capped, idempotent batch inserts (`fcfs consume`).
+
+`run_consumer` runs until `stop` is set (or its task is cancelled), so `fcfs serve` can run
+it as a task beside the HTTP app; `main` is the process (`python -m fcfs.entrypoints.consumer`),
+which sets `stop` on SIGTERM or SIGINT. On stop the batch in flight gets a short grace to
+finish and commit, or is left uncommitted for the next consumer; nothing half-done is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import TYPE_CHECKING
+
+from fcfs.bootstrap.container import consumer_heartbeat_age, open_consumer_services
+from fcfs.bootstrap.settings import Settings
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+async def run_consumer(
+    settings: Settings, *, stop: asyncio.Event | None = None, heartbeat_path: Path | None = None
+) -> None:
+    """Consume until `stop` is set; creates the topics first when they do not exist."""
+    stop = stop or asyncio.Event()
+    async with open_consumer_services(settings, heartbeat_path=heartbeat_path) as services:
+        await services.consumer.run(stop)
+
+
+def consumer_alive(settings: Settings, max_age: float = 30.0, heartbeat_path: Path | None = None) -> bool:
+    """True when a consumer of this data dir polled within `max_age` seconds (no HTTP, no broker call)."""
+    age = consumer_heartbeat_age(settings, heartbeat_path)
+    return age is not None and age <= max_age
+
+
+async def _until_signalled(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await run_consumer(settings, stop=stop)
+
+
+def main() -> None:
+    settings = Settings.from_env()
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(_until_signalled(settings))
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(_until_signalled(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,14 @@
+"""The bridge from the container to Litestar: handlers ask for `ServicesDep`."""
+
+from __future__ import annotations
+
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+
+from fcfs.bootstrap.container import Services
+
+ServicesDep = NamedDependency[Services]
+
+
+def provide_services(state: State) -> Services:
+    return state.services  # type: ignore[no-any-return]

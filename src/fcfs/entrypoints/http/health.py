@@ -1,0 +1,33 @@
+"""Liveness answers while the process runs; readiness asks every configured dependency."""
+
+from __future__ import annotations
+
+import asyncio
+
+from litestar import Response, get
+
+from fcfs.domain.errors import Code
+from fcfs.entrypoints.http.deps import ServicesDep
+from fcfs.entrypoints.http.envelope import envelope
+
+
+@get("/health", include_in_schema=True)
+async def health() -> Response[bytes]:
+    return envelope(Code.OK, {"status": "up"})
+
+
+@get("/ready")
+async def ready(services: ServicesDep) -> Response[bytes]:
+    results: dict[str, str] = {}
+
+    async def probe(name: str, check: object) -> None:
+        try:
+            await asyncio.wait_for(check.check(), 2.0)  # type: ignore[attr-defined]
+        except Exception as exc:
+            results[name] = f"down: {type(exc).__name__}"
+        else:
+            results[name] = "up"
+
+    await asyncio.gather(*(probe(check.name, check) for check in services.checks))
+    ok = all(state == "up" for state in results.values())
+    return envelope(Code.OK if ok else Code.BUSY, {"dependencies": results})

@@ -1,0 +1,50 @@
+"""lua: the Redis Lua gate admits, then the row is persisted before the answer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from fcfs.domain.errors import CouponNotFound, StorageError, TemporaryFailure
+from fcfs.domain.issuance import IssueOutcome, IssueStatus
+from fcfs.ports.strategy import Capability, IssueStrategy, StrategyKit
+from fcfs.strategies._gated import GateFront, answer
+from fcfs.strategies._kit import required
+
+if TYPE_CHECKING:
+    from fcfs.domain.issuance import IssueCommand
+
+
+class LuaStrategy(IssueStrategy):
+    """One Redis round trip decides; the insert is the capped, idempotent batch of one event.
+
+    The database cap still guards invariant 1 if the gate lost its state: a refused event
+    gives its admission back. A row that already existed answers `ALREADY_ISSUED` and keeps
+    the user in the gate, where the row says the user belongs.
+    """
+
+    name: ClassVar[str] = "lua"
+    description: ClassVar[str] = "Redis Lua gate, then a synchronous capped insert"
+    cross_process_safe: ClassVar[bool] = True
+    needs: ClassVar[frozenset[Capability]] = frozenset({Capability.SQL, Capability.REDIS})
+
+    def __init__(self, kit: StrategyKit) -> None:
+        self._front = GateFront(required(kit.gate, "an issuance gate", self.name), kit.clock)
+        self._issued = kit.issued
+
+    async def issue(self, command: IssueCommand) -> IssueOutcome:
+        admitted = await self._front.admit(command)
+        if isinstance(admitted, IssueOutcome):
+            return admitted
+        try:
+            result = await self._issued.persist_capped([admitted])
+        except StorageError as error:
+            await self._front.give_back(admitted)
+            raise TemporaryFailure("the issuance could not be stored; nothing was issued") from error
+        if admitted.event_id in result.inserted:
+            return answer(admitted, IssueStatus.ISSUED)
+        if admitted.event_id in result.duplicates:
+            return answer(admitted, IssueStatus.ALREADY_ISSUED)
+        await self._front.give_back(admitted)
+        if admitted.event_id in result.over_cap:
+            return answer(admitted, IssueStatus.SOLD_OUT)
+        raise CouponNotFound(f"coupon {command.coupon_id} does not exist")

@@ -1,0 +1,46 @@
+"""lua-async: the Redis Lua gate admits, the event goes to the broker, the consumer inserts in batches."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from fcfs.domain.errors import PublishFailed, PublishOutcomeUnknown
+from fcfs.domain.issuance import IssueOutcome, IssueStatus
+from fcfs.ports.strategy import Capability, IssueStrategy, StrategyKit
+from fcfs.strategies._gated import GateFront, answer
+from fcfs.strategies._kit import required
+
+if TYPE_CHECKING:
+    from fcfs.domain.issuance import IssueCommand
+
+
+class LuaAsyncStrategy(IssueStrategy):
+    """Answers `ACCEPTED` only once the event is on the broker, or may be (DESIGN.md §6.3).
+
+    A send that certainly failed gives the admission back and raises `PublishFailed` (503);
+    a send whose outcome is unknown keeps the admission and records the event for
+    reconciliation, since giving it back could issue the unit twice.
+    """
+
+    name: ClassVar[str] = "lua-async"
+    description: ClassVar[str] = "Redis Lua gate, then Kafka; the consumer inserts in batches"
+    cross_process_safe: ClassVar[bool] = True
+    needs: ClassVar[frozenset[Capability]] = frozenset({Capability.REDIS, Capability.BROKER})
+
+    def __init__(self, kit: StrategyKit) -> None:
+        self._front = GateFront(required(kit.gate, "an issuance gate", self.name), kit.clock)
+        self._publisher = required(kit.publisher, "an event publisher", self.name)
+        self._unconfirmed = required(kit.unconfirmed, "an unconfirmed-event store", self.name)
+
+    async def issue(self, command: IssueCommand) -> IssueOutcome:
+        admitted = await self._front.admit(command)
+        if isinstance(admitted, IssueOutcome):
+            return admitted
+        try:
+            await self._publisher.publish(admitted)
+        except PublishFailed:
+            await self._front.give_back(admitted)
+            raise
+        except PublishOutcomeUnknown:
+            await self._unconfirmed.record(admitted)
+        return answer(admitted, IssueStatus.ACCEPTED)
