@@ -17,7 +17,7 @@ from fcfs.domain.errors import SystemBusy
 from fcfs.domain.services import IssueCoupon
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
     from fcfs.domain.issuance import IssueCommand, IssueOutcome
 
@@ -30,16 +30,22 @@ class BulkheadState:
 
 
 class Bulkhead:
-    def __init__(self, name: str, limit: int, wait_seconds: float) -> None:
+    """`observer` sees the state after every change (the container mirrors it into metrics)."""
+
+    def __init__(
+        self, name: str, limit: int, wait_seconds: float, observer: Callable[[BulkheadState], None] | None = None
+    ) -> None:
         self.name = name
         self.limit = limit
         self._semaphore = asyncio.Semaphore(limit)
         self._wait = wait_seconds
         self.state = BulkheadState()
+        self._observe = observer or (lambda _: None)
 
     @asynccontextmanager
     async def enter(self) -> AsyncIterator[None]:
         self.state.waiting += 1
+        self._observe(self.state)
         try:
             await asyncio.wait_for(self._semaphore.acquire(), self._wait)
         except TimeoutError:
@@ -47,12 +53,15 @@ class Bulkhead:
             raise SystemBusy(f"{self.name}: {self.limit} requests in flight; try again") from None
         finally:
             self.state.waiting -= 1
+            self._observe(self.state)
         self.state.in_flight += 1
+        self._observe(self.state)
         try:
             yield
         finally:
             self.state.in_flight -= 1
             self._semaphore.release()
+            self._observe(self.state)
 
 
 class GuardedIssueCoupon(IssueCoupon):

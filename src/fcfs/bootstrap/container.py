@@ -21,8 +21,12 @@ from fcfs.adapters.sql.health import SqlHealthCheck
 from fcfs.adapters.sql.repositories import SqlCouponRepository, SqlIssuedCouponRepository
 from fcfs.adapters.sql.uow import SqlUnitOfWork
 from fcfs.bootstrap.bulkhead import Bulkhead, GuardedIssueCoupon
+from fcfs.bootstrap.metered import MeteredIssueCoupon, bulkhead_observer, watch_pool
+from fcfs.bootstrap.metrics import Metrics, process_metrics
 from fcfs.bootstrap.settings import Settings
+from fcfs.bootstrap.sold_out import FlagClearingDeleteCoupon, FlagClearingLoadStock, SoldOutFlags, SoldOutShortcut
 from fcfs.bootstrap.strategies import StrategyRegistry, discover
+from fcfs.bootstrap.timed import TimedIssuedRepository, TimedUnitOfWork, timed_gate, timed_publisher
 from fcfs.domain.services import (
     AuditCoupon,
     CouponWindows,
@@ -34,19 +38,22 @@ from fcfs.domain.services import (
     ReadUserIssue,
 )
 from fcfs.ports.health import DependencyCheck  # runtime: Litestar resolves `Services` hints
+from fcfs.ports.idempotency import IdempotencyStore
+from fcfs.ports.rate_limit import RateLimiter
 from fcfs.ports.strategy import Capability, StrategyKit
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
 
-async def _sql_engine(settings: Settings) -> AsyncIterator[Any]:
+async def _sql_engine(settings: Settings, metrics: Metrics) -> AsyncIterator[Any]:
     engine = create_engine(
         settings.sqlalchemy_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
     )
+    watch_pool(engine, metrics)
     try:
         yield engine
     finally:
@@ -116,6 +123,31 @@ def _publisher(producer: Any, settings: Settings) -> Any:
     return KafkaIssuePublisher(producer, settings.topic, settings.producer_send_timeout)
 
 
+def _idempotency(client: Any, settings: Settings) -> IdempotencyStore:
+    """Redis when configured (shared by every instance), else the process's own twin."""
+    answer_ttl, pending_ttl = settings.idempotency_ttl_seconds, settings.idempotency_pending_seconds
+    if client is None:
+        from fcfs.adapters.memory.idempotency import MemoryIdempotencyStore
+
+        return MemoryIdempotencyStore(answer_ttl=answer_ttl, pending_ttl=pending_ttl)
+    from fcfs.adapters.redis.idempotency import RedisIdempotencyStore
+
+    return RedisIdempotencyStore(client, settings.redis_prefix, answer_ttl=answer_ttl, pending_ttl=pending_ttl)
+
+
+def _rate_limiter(client: Any, settings: Settings) -> RateLimiter | None:
+    """None (no cost at all) unless a limit is set; Redis when configured, so it holds across instances."""
+    if settings.rate_limit_per_user <= 0 and settings.rate_limit_per_ip <= 0:
+        return None
+    if client is None:
+        from fcfs.adapters.memory.rate_limit import MemoryRateLimiter
+
+        return MemoryRateLimiter(settings.rate_limit_window_seconds)
+    from fcfs.adapters.redis.rate_limit import RedisRateLimiter
+
+    return RedisRateLimiter(client, settings.redis_prefix, settings.rate_limit_window_seconds)
+
+
 def _capabilities(uow: SqlUnitOfWork, redis: Any, producer: Any) -> frozenset[Capability]:
     found = {Capability.SQL}
     if uow.supports_row_locks:
@@ -154,6 +186,8 @@ class Services:
     delete_coupon: DeleteCoupon
     audit_coupon: AuditCoupon
     checks: list[DependencyCheck]
+    idempotency: IdempotencyStore
+    rate_limiter: RateLimiter | None
 
 
 class Container(containers.DeclarativeContainer):
@@ -161,21 +195,24 @@ class Container(containers.DeclarativeContainer):
     strategy_factories = providers.Singleton(discover)
 
     clock = providers.Singleton(SystemClock)
-    engine = providers.Resource(_sql_engine, settings)
+    metrics = providers.Singleton(process_metrics)
+    engine = providers.Resource(_sql_engine, settings, metrics)
     redis = providers.Resource(_redis_client, settings)
     producer = providers.Resource(_kafka_producer, settings)
 
     coupons = providers.Singleton(SqlCouponRepository, engine)
-    issued = providers.Singleton(SqlIssuedCouponRepository, engine)
+    issued = providers.Singleton(TimedIssuedRepository, providers.Singleton(SqlIssuedCouponRepository, engine), metrics)
     uow = providers.Singleton(SqlUnitOfWork, engine)
-    gate = providers.Singleton(_redis_gate, redis, settings.provided.redis_prefix)
-    publisher = providers.Singleton(_publisher, producer, settings)
+    gate = providers.Singleton(
+        timed_gate, providers.Singleton(_redis_gate, redis, settings.provided.redis_prefix), metrics
+    )
+    publisher = providers.Singleton(timed_publisher, providers.Singleton(_publisher, producer, settings), metrics)
     unconfirmed = providers.Singleton(_redis_unconfirmed, redis, settings.provided.redis_prefix)
 
     kit = providers.Singleton(
         StrategyKit,
         clock=clock,
-        uow=uow,
+        uow=providers.Singleton(TimedUnitOfWork, uow, metrics),
         issued=issued,
         capabilities=providers.Callable(_capabilities, uow, redis, producer),
         process_lock=providers.Singleton(ProcessLock),
@@ -192,25 +229,45 @@ class Container(containers.DeclarativeContainer):
     )
     strategies = providers.Singleton(StrategyRegistry, strategy_factories, kit, settings.provided.strategy)
     windows = providers.Singleton(CouponWindows, coupons)
+    sold_out = providers.Singleton(SoldOutFlags, settings.provided.sold_out_ttl_seconds)
+    bulkhead = providers.Singleton(
+        Bulkhead,
+        "issue",
+        settings.provided.bulkhead_limit,
+        settings.provided.bulkhead_wait_seconds,
+        providers.Callable(bulkhead_observer, metrics),
+    )
 
     services = providers.Singleton(
         Services,
         settings=settings,
         strategies=strategies,
         create_coupon=providers.Singleton(CreateCoupon, coupons),
-        load_stock=providers.Singleton(LoadStock, coupons, issued, gate),
+        load_stock=providers.Singleton(
+            FlagClearingLoadStock, providers.Singleton(LoadStock, coupons, issued, gate), sold_out
+        ),
+        # Outermost first: count every answer, answer sold out from the flag, then queue at the bulkhead.
         issue_coupon=providers.Singleton(
-            GuardedIssueCoupon,
-            providers.Singleton(IssueCoupon, windows, strategies, clock),
+            MeteredIssueCoupon,
             providers.Singleton(
-                Bulkhead, "issue", settings.provided.bulkhead_limit, settings.provided.bulkhead_wait_seconds
+                SoldOutShortcut,
+                providers.Singleton(
+                    GuardedIssueCoupon, providers.Singleton(IssueCoupon, windows, strategies, clock), bulkhead
+                ),
+                sold_out,
             ),
+            strategies,
+            metrics,
         ),
         read_coupon=providers.Singleton(ReadCoupon, coupons, issued, gate),
         read_user_issue=providers.Singleton(ReadUserIssue, coupons, issued, gate),
-        delete_coupon=providers.Singleton(DeleteCoupon, coupons, gate, windows),
+        delete_coupon=providers.Singleton(
+            FlagClearingDeleteCoupon, providers.Singleton(DeleteCoupon, coupons, gate, windows), sold_out
+        ),
         audit_coupon=providers.Singleton(AuditCoupon, coupons, issued, gate),
         checks=providers.Callable(_checks, engine, redis, producer, settings),
+        idempotency=providers.Singleton(_idempotency, redis, settings),
+        rate_limiter=providers.Singleton(_rate_limiter, redis, settings),
     )
 
 
@@ -263,20 +320,22 @@ async def open_memory_services(settings: Settings) -> AsyncIterator[Services]:
     )
     registry = StrategyRegistry(discover(), kit, settings.strategy)
     windows = CouponWindows(coupons)
+    metrics, flags = process_metrics(), SoldOutFlags(settings.sold_out_ttl_seconds)
+    bulkhead = Bulkhead("issue", settings.bulkhead_limit, settings.bulkhead_wait_seconds, bulkhead_observer(metrics))
+    guarded = GuardedIssueCoupon(IssueCoupon(windows, registry, kit.clock), bulkhead)
     yield Services(
         settings=settings,
         strategies=registry,
         create_coupon=CreateCoupon(coupons),
-        load_stock=LoadStock(coupons, issued, gate),
-        issue_coupon=GuardedIssueCoupon(
-            IssueCoupon(windows, registry, kit.clock),
-            Bulkhead("issue", settings.bulkhead_limit, settings.bulkhead_wait_seconds),
-        ),
+        load_stock=FlagClearingLoadStock(LoadStock(coupons, issued, gate), flags),
+        issue_coupon=MeteredIssueCoupon(SoldOutShortcut(guarded, flags), registry, metrics),
         read_coupon=ReadCoupon(coupons, issued, gate),
         read_user_issue=ReadUserIssue(coupons, issued, gate),
-        delete_coupon=DeleteCoupon(coupons, gate, windows),
+        delete_coupon=FlagClearingDeleteCoupon(DeleteCoupon(coupons, gate, windows), flags),
         audit_coupon=AuditCoupon(coupons, issued, gate),
         checks=[],
+        idempotency=_idempotency(None, settings),
+        rate_limiter=_rate_limiter(None, settings),
     )
 
 

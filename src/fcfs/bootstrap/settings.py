@@ -56,6 +56,16 @@ class Settings:
     bulkhead_wait_seconds: float = 0.5
     max_body_bytes: int = 16_384
 
+    rate_limit_per_user: int = 0  # issue attempts per window per (coupon, user); 0 disables
+    rate_limit_per_ip: int = 0  # issue attempts per window per (coupon, client IP); 0 disables
+    rate_limit_window_seconds: float = 1.0
+    trusted_proxies: str = ""  # comma list of IPs/CIDRs whose X-Forwarded-For is believed
+    idempotency_ttl_seconds: float = 3600.0  # how long an Idempotency-Key's first answer is replayed
+    idempotency_pending_seconds: float = 30.0  # a claimed key whose attempt died is free again after this
+    idempotency_wait_seconds: float = 5.0  # a duplicate waits this long for the first answer, then 408 S003
+    sold_out_ttl_seconds: float = 1.0  # in-process sold-out flag per coupon; 0 disables
+    log_level: str = "info"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read `FCFS_<FIELD>`; a malformed value fails at start-up, naming the variable."""

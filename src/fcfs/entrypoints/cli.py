@@ -31,11 +31,13 @@ def serve(
     from granian.constants import Interfaces, Loops
     from granian.server import Server
 
+    from fcfs.bootstrap.metrics import multiprocess_dir
     from fcfs.entrypoints.runtime import backing_services, spawn_consumer, stop
 
     settings = Settings.from_env()
     started_broker = embedded and not settings.kafka_bootstrap_servers
-    with backing_services(settings, embedded=embedded) as effective:
+    # Metrics directory first: every worker and the consumer child write their values there.
+    with multiprocess_dir(Path(settings.data_dir)), backing_services(settings, embedded=embedded) as effective:
         child = spawn_consumer(Path(effective.data_dir)) if consumer and started_broker else None
         try:
             Server(

@@ -9,23 +9,50 @@ finish and commit, or is left uncommitted for the next consumer; nothing half-do
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from typing import TYPE_CHECKING
 
-from fcfs.bootstrap.container import consumer_heartbeat_age, open_consumer_services
+import structlog
+
+from fcfs.bootstrap.container import ConsumerServices, consumer_heartbeat_age, open_consumer_services
 from fcfs.bootstrap.settings import Settings
+from fcfs.domain.errors import PublishFailed
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+log = structlog.get_logger("fcfs.consumer")
 
 
 async def run_consumer(
     settings: Settings, *, stop: asyncio.Event | None = None, heartbeat_path: Path | None = None
 ) -> None:
-    """Consume until `stop` is set; creates the topics first when they do not exist."""
+    """Consume until `stop` is set; creates the topics first when they do not exist.
+
+    A broker that is not up yet is waited for (with backoff, until `stop`), so the consumer
+    may start before the broker does.
+    """
     stop = stop or asyncio.Event()
-    async with open_consumer_services(settings, heartbeat_path=heartbeat_path) as services:
-        await services.consumer.run(stop)
+    async with contextlib.AsyncExitStack() as stack:
+        services = await _open_once_the_broker_answers(stack, settings, stop, heartbeat_path)
+        if services is not None:
+            await services.consumer.run(stop)
+
+
+async def _open_once_the_broker_answers(
+    stack: contextlib.AsyncExitStack, settings: Settings, stop: asyncio.Event, heartbeat_path: Path | None
+) -> ConsumerServices | None:
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            return await stack.enter_async_context(open_consumer_services(settings, heartbeat_path=heartbeat_path))
+        except PublishFailed as error:
+            log.warning("broker_unavailable_at_start", error=error.detail, retry_in=delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, max(settings.consumer_retry_max_seconds, 0.5))
+    return None
 
 
 def consumer_alive(settings: Settings, max_age: float = 30.0, heartbeat_path: Path | None = None) -> bool:

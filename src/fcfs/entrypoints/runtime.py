@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from fcfs.bootstrap.container import migrate
+from fcfs.bootstrap.container import ensure_topics, migrate
 from fcfs.bootstrap.embedded import embedded_stack
 from fcfs.bootstrap.settings import Settings
 
@@ -34,6 +34,8 @@ def backing_services(settings: Settings, *, embedded: bool = True) -> Iterator[S
         os.environ["FCFS_DATA_DIR"] = str(Path(settings.data_dir).resolve())
         effective = Settings.from_env()
         asyncio.run(migrate(effective))
+        if effective.kafka_bootstrap_servers:
+            asyncio.run(ensure_topics(effective))
         yield effective
 
 

@@ -62,6 +62,7 @@ async def check_and_insert(
     row = await tx.add_issued(coupon_id, user_id)
     if row is None:  # the unique key held against a concurrent attempt of the same user
         return IssueOutcome(IssueStatus.ALREADY_ISSUED, coupon_id, user_id)
+    # a store that numbers rows only at commit reports id 0 here: unknown, not a row id
     return IssueOutcome(IssueStatus.ISSUED, coupon_id, user_id, issued_id=row.id or None)
 
 

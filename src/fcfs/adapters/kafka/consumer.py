@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
@@ -31,7 +31,7 @@ from fcfs.domain.errors import FcfsError
 from fcfs.ports.consumer import ConsumedBatch, ConsumedEvent, RejectedRecord
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from aiokafka.structs import ConsumerRecord, TopicPartition
 
@@ -73,6 +73,7 @@ class KafkaBatchConsumer:
         stop_grace_seconds: float = 5.0,
         heartbeat: Heartbeat | None = None,
         client_id: str = "fcfs-consumer",
+        client_factory: Callable[[], AIOKafkaConsumer] | None = None,
     ) -> None:
         self._bootstrap = bootstrap_servers
         self._topic = topic
@@ -87,6 +88,7 @@ class KafkaBatchConsumer:
         self._stop_grace = stop_grace_seconds
         self.heartbeat = heartbeat or Heartbeat()
         self._client_id = client_id
+        self._client_factory = client_factory or self._client
         self._in_flight = asyncio.Lock()
         self._abandon = asyncio.Event()
         self.records_committed = 0
@@ -109,6 +111,7 @@ class KafkaBatchConsumer:
         except ConsumerStoppedError:
             log.info("consumer_stopped_underneath")
         finally:
+            log.info("consumer_stopping", committed=self.records_committed, abandoned=self.batches_abandoned)
             await consumer.stop()
             self.heartbeat.clear()
 
@@ -116,14 +119,7 @@ class KafkaBatchConsumer:
         """A started consumer subscribed with the rebalance listener; keeps trying while the broker is away."""
         delay = self._retry_initial
         while not stop.is_set():
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._bootstrap,
-                group_id=self._group,
-                client_id=self._client_id,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                max_poll_records=self._batch_size,
-            )
+            consumer = self._client_factory()
             consumer.subscribe([self._topic], listener=_FinishOrAbandon(self))
             try:
                 await consumer.start()
@@ -136,6 +132,16 @@ class KafkaBatchConsumer:
             log.info("consumer_started", topic=self._topic, group=self._group)
             return consumer
         return None
+
+    def _client(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=self._group,
+            client_id=self._client_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self._batch_size,
+        )
 
     async def _poll(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> Records:
         try:
@@ -164,20 +170,25 @@ class KafkaBatchConsumer:
     async def _handled(self, batch: ConsumedBatch, stop: asyncio.Event) -> bool:
         """True once the handler succeeded; False when the batch was abandoned (revoked, or stop's grace ran out)."""
         task = asyncio.create_task(self._handle_until_done(batch))
+        if not await self._finished(task, stop):
+            return False
+        self.last_result = task.result()
+        return True
+
+    async def _finished(self, work: asyncio.Task[Any], stop: asyncio.Event) -> bool:
+        """Wait for `work`: cancel it at once on revocation, or once `stop` is set and `stop_grace` has passed."""
         abandon = asyncio.create_task(self._abandon.wait())
         stopping = asyncio.create_task(stop.wait())
         try:
-            await asyncio.wait({task, abandon, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if stopping.done() and not task.done():
-                await asyncio.wait({task, abandon}, timeout=self._stop_grace, return_when=asyncio.FIRST_COMPLETED)
-            if task.done():
-                self.last_result = task.result()
-                return True
-            return False
+            await asyncio.wait({work, abandon, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if stopping.done() and not work.done() and not abandon.done():
+                await asyncio.wait({work, abandon}, timeout=self._stop_grace, return_when=asyncio.FIRST_COMPLETED)
+            return work.done()
         finally:
-            for waiter in (task, abandon, stopping):
-                waiter.cancel()
-            await asyncio.gather(task, abandon, stopping, return_exceptions=True)
+            for waiter in (work, abandon, stopping):
+                if not waiter.done():
+                    waiter.cancel()
+            await asyncio.gather(work, abandon, stopping, return_exceptions=True)
 
     async def _handle_until_done(self, batch: ConsumedBatch) -> object:
         delay = self._retry_initial
@@ -195,21 +206,15 @@ class KafkaBatchConsumer:
     ) -> None:
         """Commit, unless the group moved on (the next owner redoes the batch: no rows, by the unique key)."""
         commit = asyncio.create_task(consumer.commit(offsets))
-        stopping = asyncio.create_task(stop.wait())
         try:
-            await asyncio.wait({commit, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if not commit.done():
-                log.info("commit_abandoned_on_stop", records=count)
+            if not await self._finished(commit, stop):
+                log.info("commit_abandoned", records=count)
                 return
             commit.result()
         except (CommitFailedError, IllegalStateError, KafkaError) as error:
             self.commits_refused += 1
             log.warning("commit_refused", error=repr(error), records=count)
             return
-        finally:
-            for waiter in (commit, stopping):
-                waiter.cancel()
-            await asyncio.gather(commit, stopping, return_exceptions=True)
         self.records_committed += count
         self.batches_committed += 1
 

@@ -117,7 +117,7 @@ class RedisSpinLock(KeyedLock):
     def hold(self, key: str) -> AbstractAsyncContextManager[None]:
         return _SpinHold(self, key, self._keys.lock(key))
 
-    async def acquire(self, key: str, name: str) -> str:
+    async def _acquire(self, key: str, name: str) -> str:
         """Spin until the lock `name` is ours (its token returned) or `wait_seconds` have passed."""
         token = uuid.uuid4().hex
         loop = asyncio.get_running_loop()
@@ -134,7 +134,7 @@ class RedisSpinLock(KeyedLock):
             await asyncio.sleep(min(jittered, left))
             delay = min(delay * 2, self._backoff_max)
 
-    async def release(self, key: str, name: str, token: str) -> bool:
+    async def _release(self, key: str, name: str, token: str) -> bool:
         """Delete the lock `name` only if `token` still owns it; False when the lease had expired."""
         try:
             with gate_errors(f"release lock {key}"):
@@ -156,11 +156,11 @@ class _SpinHold:
         self._token: str | None = None
 
     async def __aenter__(self) -> None:
-        self._token = await self._owner.acquire(self._key, self._name)
+        self._token = await self._owner._acquire(self._key, self._name)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if self._token is not None:
             token, self._token = self._token, None
-            await self._owner.release(self._key, self._name, token)
+            await self._owner._release(self._key, self._name, token)

@@ -6,7 +6,10 @@ from litestar import Litestar
 
 from fcfs.bootstrap.settings import Settings
 from fcfs.entrypoints.http.app import create_app as _create_app
+from fcfs.entrypoints.http.logs import configure_logging
 
 
 def create_app() -> Litestar:
-    return _create_app(Settings.from_env())
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    return _create_app(settings)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
+from typing import Annotated
 
 from litestar import Controller, Response, delete, get, post
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, Parameter
 
 from fcfs.domain.coupon import NewCoupon, ValidityWindow
 from fcfs.domain.errors import Code, Forbidden
@@ -19,19 +20,31 @@ from fcfs.entrypoints.http.dto import (
     LoadStockBody,
     coupon_json,
     decode,
-    operation_with_body,
     parse_id,
 )
 from fcfs.entrypoints.http.envelope import envelope
+from fcfs.entrypoints.http.idempotency import KEY_PATTERN, MAX_KEY_LENGTH, answer_once, checked_key
+from fcfs.entrypoints.http.openapi import documented
+from fcfs.entrypoints.http.rate_limits import enforce_rate_limits
+from fcfs.entrypoints.http.user_token import issuing_user, user_tokens
 
 CouponIdParam = Parameter(pattern=ID_PATTERN, description="Coupon id, 1 … 2^63−1")
 UserIdParam = Parameter(pattern=ID_PATTERN, description="User id, 1 … 2^63−1")
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        required=False,
+        max_length=MAX_KEY_LENGTH,
+        pattern=KEY_PATTERN,
+        description="Same key (per coupon and user) within the TTL: the first answer again, never a second attempt",
+    ),
+]
+ISSUE_STATUSES = (200, 202, 400, 401, 403, 404, 408, 409, 413, 429, 500, 503)
 
 
-def _utc(moment: object) -> object:
-    from datetime import datetime
-
-    if isinstance(moment, datetime) and moment.tzinfo is not None:
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is not None:
         return moment.astimezone(UTC)
     return moment
 
@@ -50,15 +63,15 @@ class CouponController(Controller):
     path = "/api/v1/coupons"
     tags = ["coupons"]  # noqa: RUF012
 
-    @post("/", operation_class=operation_with_body(CreateCouponBody), status_code=201)
+    @post("/", operation_class=documented((201, 400, 401, 413, 500), CreateCouponBody), status_code=201)
     async def create(self, request: AnyRequest, services: ServicesDep) -> Response[bytes]:
         require_admin(request, services.settings.admin_token)
         body = decode(await request.body(), CreateCouponBody)
-        window = ValidityWindow(_utc(body.starts_at), _utc(body.ends_at))  # type: ignore[arg-type]
+        window = ValidityWindow(_utc(body.starts_at), _utc(body.ends_at))
         coupon = await services.create_coupon.execute(NewCoupon(body.name, body.total_quantity, window))
         return envelope(Code.CREATED, coupon_json(coupon))
 
-    @get("/{coupon_id:str}")
+    @get("/{coupon_id:str}", operation_class=documented((200, 400, 404, 500)))
     async def read(self, services: ServicesDep, coupon_id: str = CouponIdParam) -> Response[bytes]:
         view = await services.read_coupon.execute(parse_id(coupon_id, "couponId"))
         result = coupon_json(view.coupon) | {
@@ -68,7 +81,7 @@ class CouponController(Controller):
         }
         return envelope(Code.OK, result)
 
-    @delete("/{coupon_id:str}", status_code=200)
+    @delete("/{coupon_id:str}", operation_class=documented((200, 400, 401, 404, 500)), status_code=200)
     async def remove(
         self, request: AnyRequest, services: ServicesDep, coupon_id: str = CouponIdParam
     ) -> Response[bytes]:
@@ -76,7 +89,11 @@ class CouponController(Controller):
         await services.delete_coupon.execute(parse_id(coupon_id, "couponId"))
         return envelope(Code.OK, {"id": int(coupon_id)}, "Coupon deleted")
 
-    @post("/{coupon_id:str}/stock", operation_class=operation_with_body(LoadStockBody, required=False), status_code=200)
+    @post(
+        "/{coupon_id:str}/stock",
+        operation_class=documented((200, 400, 401, 404, 409, 413, 500), LoadStockBody, body_required=False),
+        status_code=200,
+    )
     async def load_stock(
         self, request: AnyRequest, services: ServicesDep, coupon_id: str = CouponIdParam
     ) -> Response[bytes]:
@@ -87,22 +104,34 @@ class CouponController(Controller):
             Code.OK, {"couponId": loaded.coupon_id, "stock": loaded.stock, "issuedUsers": loaded.issued_users}
         )
 
-    @post("/{coupon_id:str}/issue", operation_class=operation_with_body(IssueBody), status_code=200)
+    @post("/{coupon_id:str}/issue", operation_class=documented(ISSUE_STATUSES, IssueBody), status_code=200)
     async def issue(
         self,
         request: AnyRequest,
         services: ServicesDep,
         coupon_id: str = CouponIdParam,
         strategy: str | None = Parameter(default=None, max_length=64),
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[bytes]:
-        command_coupon = parse_id(coupon_id, "couponId")
-        if strategy is not None and not is_admin(request, services.settings.admin_token):
+        """Checks, cheapest first: input, admin for `?strategy=`, user token, rate limits, then one attempt."""
+        coupon = parse_id(coupon_id, "couponId")
+        settings = services.settings
+        if strategy is not None and not is_admin(request, settings.admin_token):
             raise Forbidden("choosing a strategy per request needs the admin token")
-        body = decode(await request.body(), IssueBody)
-        outcome = await services.issue_coupon.execute(IssueCommand(command_coupon, body.user_id), strategy)
-        return envelope(outcome.status.code, outcome_json(outcome))
+        key = checked_key(idempotency_key)
+        subject = user_tokens(settings).subject(request)
+        user = issuing_user(subject, decode(await request.body(), IssueBody).user_id)
+        await enforce_rate_limits(request, services, coupon, user)
 
-    @get("/{coupon_id:str}/issued/{user_id:str}")
+        async def attempt() -> Response[bytes]:
+            outcome = await services.issue_coupon.execute(IssueCommand(coupon, user), strategy)
+            return envelope(outcome.status.code, outcome_json(outcome))
+
+        if key is None:
+            return await attempt()
+        return await answer_once(services.idempotency, coupon, user, key, attempt, settings.idempotency_wait_seconds)
+
+    @get("/{coupon_id:str}/issued/{user_id:str}", operation_class=documented((200, 400, 404, 500)))
     async def user_state(
         self, services: ServicesDep, coupon_id: str = CouponIdParam, user_id: str = UserIdParam
     ) -> Response[bytes]:

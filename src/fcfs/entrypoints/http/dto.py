@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Annotated, TypeVar
 
 import msgspec
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Reference, RequestBody, Schema
 
 from fcfs.domain.coupon import MAX_ID, MAX_NAME_LENGTH, MAX_TOTAL_QUANTITY, Coupon
 from fcfs.domain.errors import InvalidInput
@@ -37,7 +36,9 @@ class LoadStockBody(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
 
 
 class IssueBody(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
-    user_id: UserId
+    """`userId` is required unless a user token names the user (then it may be left out, or must match)."""
+
+    user_id: UserId | None = None
 
 
 def decode(body: bytes, kind: type[T], *, empty_ok: bool = False) -> T:
@@ -61,39 +62,3 @@ def coupon_json(coupon: Coupon) -> dict[str, object]:
         "endsAt": coupon.window.ends_at.isoformat() if coupon.window.ends_at else None,
         "createdAt": coupon.created_at.isoformat(),
     }
-
-
-def _body_schema(kind: type[msgspec.Struct]) -> Schema:
-    spec = msgspec.json.schema(kind)
-    definition = spec["$defs"][kind.__name__]
-    properties: dict[str, Schema | Reference] = {}
-    for name, prop in definition["properties"].items():
-        options = prop.get("anyOf", [prop])
-        main = next(option for option in options if option.get("type") != "null")
-        properties[name] = Schema(
-            type=OpenAPIType(main["type"]),
-            minimum=main.get("minimum"),
-            maximum=main.get("maximum"),
-            min_length=main.get("minLength"),
-            max_length=main.get("maxLength"),
-            format=main.get("format"),
-        )
-    return Schema(
-        type=OpenAPIType.OBJECT,
-        properties=properties,
-        required=definition.get("required", []),
-        additional_properties=False,
-    )
-
-
-def operation_with_body(kind: type[msgspec.Struct], *, required: bool = True) -> type[Operation]:
-    """An OpenAPI operation declaring the body we decode by hand (strictly) as `kind`."""
-    schema = _body_schema(kind)
-
-    class _WithBody(Operation):
-        def __post_init__(self) -> None:
-            self.request_body = RequestBody(
-                content={"application/json": OpenAPIMediaType(schema=schema)}, required=required
-            )
-
-    return _WithBody

@@ -25,12 +25,17 @@ _BY_STATUS = {
 }
 
 
-def _domain(_: AnyRequest, exc: FcfsError) -> Response[bytes]:
+def domain_response(exc: FcfsError) -> Response[bytes]:
+    """The envelope for a domain error; also what an idempotent attempt stores for its key."""
     if exc.code.http_status >= 500:
         log.warning("request failed", code=exc.code.code, detail=exc.detail)
     if isinstance(exc, RateLimited):
         return envelope(exc.code, message=exc.detail, **{"Retry-After": str(exc.retry_after_seconds)})
     return envelope(exc.code, message=exc.detail)
+
+
+def _domain(_: AnyRequest, exc: FcfsError) -> Response[bytes]:
+    return domain_response(exc)
 
 
 def _http(_: AnyRequest, exc: HTTPException) -> Response[bytes]:

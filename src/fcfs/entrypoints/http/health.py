@@ -9,14 +9,15 @@ from litestar import Response, get
 from fcfs.domain.errors import Code
 from fcfs.entrypoints.http.deps import ServicesDep
 from fcfs.entrypoints.http.envelope import envelope
+from fcfs.entrypoints.http.openapi import documented
 
 
-@get("/health", include_in_schema=True)
+@get("/health", operation_class=documented((200,)))
 async def health() -> Response[bytes]:
     return envelope(Code.OK, {"status": "up"})
 
 
-@get("/ready")
+@get("/ready", operation_class=documented((200, 503)))
 async def ready(services: ServicesDep) -> Response[bytes]:
     results: dict[str, str] = {}
 

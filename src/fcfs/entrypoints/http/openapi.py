@@ -1,0 +1,100 @@
+"""What `/schema` says each operation takes and answers: the strict bodies we decode by hand, and
+every status an operation can answer, each with the envelope (so schemathesis can hold us to it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from http import HTTPStatus
+
+import msgspec
+from litestar.openapi.spec import (
+    OpenAPIHeader,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Reference,
+    RequestBody,
+    Schema,
+)
+
+ENVELOPE = Schema(
+    type=OpenAPIType.OBJECT,
+    properties={
+        "isSuccess": Schema(type=OpenAPIType.BOOLEAN),
+        "code": Schema(type=OpenAPIType.STRING, description="Stable code: 200, 201, 202, G001 … R001"),
+        "message": Schema(type=OpenAPIType.STRING),
+        "result": Schema(description="The payload on success; null on errors"),
+    },
+    required=["isSuccess", "code", "message", "result"],
+    additional_properties=False,
+)
+_JSON = {"application/json": OpenAPIMediaType(schema=ENVELOPE)}
+_HEADERS = {
+    "X-Request-ID": OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING), description="This request's id"),
+}
+_RETRY_AFTER = {"Retry-After": OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING), description="Seconds to wait")}
+
+
+def body_schema(kind: type[msgspec.Struct]) -> Schema:
+    spec = msgspec.json.schema(kind)
+    definition = spec["$defs"][kind.__name__]
+    properties: dict[str, Schema | Reference] = {}
+    for name, prop in definition["properties"].items():
+        options = prop.get("anyOf", [prop])
+        main = next(option for option in options if option.get("type") != "null")
+        properties[name] = Schema(
+            type=OpenAPIType(main["type"]),
+            minimum=main.get("minimum"),
+            maximum=main.get("maximum"),
+            min_length=main.get("minLength"),
+            max_length=main.get("maxLength"),
+            format=main.get("format"),
+        )
+    return Schema(
+        type=OpenAPIType.OBJECT,
+        properties=properties,
+        required=definition.get("required", []),
+        additional_properties=False,
+    )
+
+
+def _response(status: int) -> OpenAPIResponse:
+    headers = _HEADERS | (_RETRY_AFTER if status == 429 else {})
+    return OpenAPIResponse(description=HTTPStatus(status).phrase, content=_JSON, headers=dict(headers))
+
+
+def documented(
+    statuses: Iterable[int], body: type[msgspec.Struct] | None = None, *, body_required: bool = True
+) -> type[Operation]:
+    """An operation answering the envelope with exactly `statuses`, taking `body` (decoded strictly) as JSON."""
+    responses = {str(status): _response(status) for status in sorted(statuses)}
+    request_body = (
+        None
+        if body is None
+        else RequestBody(
+            content={"application/json": OpenAPIMediaType(schema=body_schema(body))}, required=body_required
+        )
+    )
+
+    @dataclass
+    class _Documented(Operation):
+        def __post_init__(self) -> None:
+            self.responses = dict(responses)
+            if request_body is not None:
+                self.request_body = request_body
+
+    return _Documented
+
+
+def text_operation(description: str) -> type[Operation]:
+    text = {"text/plain": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))}
+
+    @dataclass
+    class _Text(Operation):
+        def __post_init__(self) -> None:
+            self.responses = {"200": OpenAPIResponse(description=description, content=text)}
+
+    return _Text

@@ -1,0 +1,77 @@
+"""Signed user tokens: when `user_token_secret` is set, the issuing user is the token's subject.
+
+HS256 only (the algorithm list is pinned, so `alg: none` or an RS/HS confusion is refused),
+`exp` and `sub` required, `aud`/`iss` checked when configured. The subject must be a user
+id as the API accepts it anywhere else (decimal ASCII, 1 … 2^63−1). Every refusal is 401
+A001 without saying which check failed.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import jwt
+
+from fcfs.bootstrap.settings import Settings
+from fcfs.domain.errors import Forbidden, InvalidInput, Unauthorized
+from fcfs.entrypoints.http.auth import AnyRequest
+from fcfs.entrypoints.http.dto import parse_id
+
+MIN_SECRET_BYTES = 32  # RFC 7518 §3.2: an HS256 key at least as long as the hash
+
+
+@dataclass(frozen=True, slots=True)
+class UserTokens:
+    secret: str
+    audience: str = ""
+    issuer: str = ""
+
+    def __post_init__(self) -> None:
+        if self.secret and len(self.secret.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"FCFS_USER_TOKEN_SECRET must be at least {MIN_SECRET_BYTES} bytes")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.secret)
+
+    def subject(self, request: AnyRequest) -> int | None:
+        """The user id the request's bearer token names; None when tokens are not required."""
+        if not self.secret:
+            return None
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("a user token is required")
+        required = ["exp", "sub"] + (["aud"] if self.audience else []) + (["iss"] if self.issuer else [])
+        try:
+            claims = jwt.decode(
+                token.strip(),
+                self.secret,
+                algorithms=["HS256"],
+                audience=self.audience or None,
+                issuer=self.issuer or None,
+                options={"require": required},
+            )
+            subject = claims["sub"]
+            if not isinstance(subject, str):
+                raise Unauthorized("invalid user token")
+            return parse_id(subject, "sub")
+        except (jwt.PyJWTError, InvalidInput):
+            raise Unauthorized("invalid user token") from None
+
+
+def issuing_user(subject: int | None, body_user: int | None) -> int:
+    """The token's subject when there is one (a different body `userId` is refused), else the body's."""
+    if subject is None:
+        if body_user is None:
+            raise InvalidInput("invalid body: Object missing required field `userId`")
+        return body_user
+    if body_user is not None and body_user != subject:
+        raise Forbidden("userId differs from the user token's subject")
+    return subject
+
+
+@functools.lru_cache(maxsize=8)
+def user_tokens(settings: Settings) -> UserTokens:
+    """Built (and its secret checked) once per settings object."""
+    return UserTokens(settings.user_token_secret, settings.user_token_audience, settings.user_token_issuer)

@@ -1,0 +1,169 @@
+"""Idempotency-Key on the memory twin: one attempt per key, the first answer replayed to everyone."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from fcfs.adapters.memory.idempotency import MemoryIdempotencyStore
+from fcfs.bootstrap.container import Services, open_memory_services
+from fcfs.bootstrap.settings import Settings
+from fcfs.domain.errors import SystemBusy
+from fcfs.domain.issuance import IssueCommand, IssueOutcome
+from fcfs.entrypoints.http.app import create_app
+from fcfs.ports.idempotency import StoredAnswer
+from tests.unit.test_http_contract import assert_envelope, make_coupon
+
+
+@asynccontextmanager
+async def concurrent_client(app: Litestar, peer: str = "192.0.2.10") -> AsyncIterator[httpx.AsyncClient]:
+    """Requests served concurrently on this event loop (Litestar's test client serves one at a time)."""
+    async with app.lifespan():
+        transport = httpx.ASGITransport(app=app, client=(peer, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://fcfs.test") as client:
+            yield client
+
+
+class CountingIssue:
+    """The real use case behind a counter and a pause, so duplicates arrive while the first is in flight."""
+
+    def __init__(self, inner, pause: float = 0.05, failures: list[Exception] | None = None) -> None:  # noqa: ANN001
+        self.inner = inner
+        self.pause = pause
+        self.failures = failures or []
+        self.attempts: list[IssueCommand] = []
+
+    async def execute(self, command: IssueCommand, strategy: str | None = None) -> IssueOutcome:
+        self.attempts.append(command)
+        await asyncio.sleep(self.pause)
+        if self.failures:
+            raise self.failures.pop(0)
+        return await self.inner.execute(command, strategy)
+
+
+def app_with(settings: Settings, wrap: Callable[[object], CountingIssue]):  # noqa: ANN201
+    @asynccontextmanager
+    async def services() -> AsyncIterator[Services]:
+        async with open_memory_services(settings) as opened:
+            yield dataclasses.replace(opened, issue_coupon=wrap(opened.issue_coupon))  # type: ignore[arg-type]
+
+    return create_app(settings, services=services())
+
+
+def issue(client: AsyncTestClient, coupon_id: int, user: int, key: str | None):  # type: ignore[type-arg]  # noqa: ANN201
+    headers = {} if key is None else {"Idempotency-Key": key}
+    return client.post(f"/api/v1/coupons/{coupon_id}/issue", json={"userId": user}, headers=headers)
+
+
+async def test_fifty_parallel_requests_with_one_key_make_one_attempt_and_get_identical_answers() -> None:
+    settings = Settings(strategy="lua")
+    holder: list[CountingIssue] = []
+    app = app_with(settings, lambda inner: holder.append(CountingIssue(inner)) or holder[-1])
+    async with concurrent_client(app) as client:
+        coupon_id = await make_coupon(client, total=5)
+        answers = await asyncio.gather(*(issue(client, coupon_id, 7, "order-7") for _ in range(50)))
+        assert len(holder[0].attempts) == 1
+        assert {(answer.status_code, answer.content) for answer in answers} == {
+            (answers[0].status_code, answers[0].content)
+        }
+        assert_envelope(answers[0], 200, "200")
+        assert sum(answer.headers.get("Idempotent-Replayed") == "true" for answer in answers) == 49
+        view = (await client.get(f"/api/v1/coupons/{coupon_id}")).json()["result"]
+        assert (view["issuedCount"], view["remaining"]) == (1, 4)
+
+
+async def test_the_key_is_scoped_to_coupon_and_user() -> None:
+    settings = Settings(strategy="lua")
+    holder: list[CountingIssue] = []
+    app = app_with(settings, lambda inner: holder.append(CountingIssue(inner, pause=0)) or holder[-1])
+    async with AsyncTestClient(app) as client:
+        coupon_id = await make_coupon(client, total=5)
+        other_coupon = await make_coupon(client, total=5)
+        first = await issue(client, coupon_id, 1, "same")
+        second = await issue(client, coupon_id, 2, "same")
+        third = await issue(client, other_coupon, 1, "same")
+        assert [answer.json()["result"]["userId"] for answer in (first, second, third)] == [1, 2, 1]
+        assert len(holder[0].attempts) == 3
+
+
+async def test_a_replay_returns_the_first_answer_even_after_the_state_changed() -> None:
+    settings = Settings(strategy="lua")
+    async with AsyncTestClient(create_app(settings, services=open_memory_services(settings))) as client:
+        coupon_id = await make_coupon(client, total=1)
+        first = await issue(client, coupon_id, 1, "k")
+        again_without_key = await issue(client, coupon_id, 1, None)
+        again_with_key = await issue(client, coupon_id, 1, "k")
+        assert_envelope(first, 200, "200")
+        assert_envelope(again_without_key, 409, "C002")
+        assert (again_with_key.status_code, again_with_key.content) == (first.status_code, first.content)
+
+
+async def test_an_undecided_answer_is_not_stored_so_a_retry_attempts_again() -> None:
+    settings = Settings(strategy="lua")
+    holder: list[CountingIssue] = []
+    busy = [SystemBusy("bulkhead full")]
+    app = app_with(settings, lambda inner: holder.append(CountingIssue(inner, pause=0, failures=busy)) or holder[-1])
+    async with AsyncTestClient(app) as client:
+        coupon_id = await make_coupon(client)
+        assert_envelope(await issue(client, coupon_id, 3, "retry-me"), 503, "S002")
+        assert_envelope(await issue(client, coupon_id, 3, "retry-me"), 200, "200")
+        assert_envelope(await issue(client, coupon_id, 3, "retry-me"), 200, "200")
+        assert len(holder[0].attempts) == 2
+
+
+async def test_a_duplicate_that_waits_too_long_is_408_s003_and_the_first_still_wins() -> None:
+    settings = Settings(strategy="lua", idempotency_wait_seconds=0.05)
+    holder: list[CountingIssue] = []
+    app = app_with(settings, lambda inner: holder.append(CountingIssue(inner, pause=0.5)) or holder[-1])
+    async with concurrent_client(app) as client:
+        coupon_id = await make_coupon(client)
+        first = asyncio.create_task(issue(client, coupon_id, 4, "slow"))
+        await asyncio.sleep(0.1)
+        assert_envelope(await issue(client, coupon_id, 4, "slow"), 408, "S003")
+        assert_envelope(await first, 200, "200")
+        assert len(holder[0].attempts) == 1
+
+
+@pytest.mark.parametrize("key", ["x" * 129, "tab\there", "caf\u00e9", "new\nline"])
+async def test_a_malformed_key_is_400_g002(key: str) -> None:
+    settings = Settings(strategy="lua")
+    async with AsyncTestClient(create_app(settings, services=open_memory_services(settings))) as client:
+        coupon_id = await make_coupon(client)
+        response = await client.post(
+            f"/api/v1/coupons/{coupon_id}/issue",
+            json={"userId": 1},
+            headers=[(b"Idempotency-Key", key.encode("utf-8"))],
+        )
+        assert_envelope(response, 400, "G002")
+        state = await client.get(f"/api/v1/coupons/{coupon_id}/issued/1")
+        assert state.json()["result"]["state"] == "none"
+
+
+async def test_the_longest_printable_key_is_accepted() -> None:
+    settings = Settings(strategy="lua")
+    async with AsyncTestClient(create_app(settings, services=open_memory_services(settings))) as client:
+        coupon_id = await make_coupon(client)
+        assert_envelope(await issue(client, coupon_id, 1, "~ {}" * 32), 200, "200")
+
+
+async def test_the_memory_store_expires_answers_and_dead_claims() -> None:
+    now = [0.0]
+    store = MemoryIdempotencyStore(answer_ttl=10, pending_ttl=2, now=lambda: now[0])
+    claim = await store.claim(1, 1, "k")
+    assert claim.token is not None
+    assert (await store.claim(1, 1, "k")).in_flight
+    now[0] = 3.0  # the claimant died: its claim lapsed
+    retaken = await store.claim(1, 1, "k")
+    assert retaken.token is not None
+    await store.settle(1, 1, "k", claim.token, StoredAnswer(200, b"stale"))  # the lapsed claim settles nothing
+    await store.settle(1, 1, "k", retaken.token, StoredAnswer(200, b"{}"))
+    assert (await store.claim(1, 1, "k")).answer == StoredAnswer(200, b"{}")
+    now[0] = 14.0
+    assert (await store.claim(1, 1, "k")).token is not None

@@ -1,0 +1,172 @@
+"""Request ids, /metrics and the counting decorators; the sold-out flag that saves gate calls."""
+
+from __future__ import annotations
+
+import re
+
+from litestar.testing import AsyncTestClient
+from prometheus_client import CollectorRegistry
+
+from fcfs.adapters.memory.gate import MemoryIssuanceGate
+from fcfs.bootstrap.bulkhead import Bulkhead
+from fcfs.bootstrap.container import open_memory_services
+from fcfs.bootstrap.metered import MeteredIssueCoupon, bulkhead_observer
+from fcfs.bootstrap.metrics import Metrics, process_metrics
+from fcfs.bootstrap.settings import Settings
+from fcfs.bootstrap.sold_out import SoldOutFlags, SoldOutShortcut
+from fcfs.bootstrap.timed import TimedGate
+from fcfs.domain.errors import SystemBusy
+from fcfs.domain.issuance import GateVerdict, IssueCommand, IssueOutcome, IssueStatus
+from fcfs.entrypoints.http.app import create_app
+from tests.unit.test_http_contract import make_coupon
+
+
+def sample(metrics: Metrics, name: str, **labels: str) -> float:
+    return metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+def fresh_metrics() -> Metrics:
+    return Metrics(CollectorRegistry())
+
+
+def client() -> AsyncTestClient:  # type: ignore[type-arg]
+    settings = Settings(strategy="lua")
+    return AsyncTestClient(create_app(settings, services=open_memory_services(settings)))
+
+
+async def test_a_sane_request_id_is_echoed_and_a_missing_or_odd_one_is_generated() -> None:
+    async with client() as http:
+        assert (await http.get("/health", headers={"X-Request-ID": "lb-1234.abc"})).headers["x-request-id"] == "lb-1234.abc"
+        for sent in ({}, {"X-Request-ID": "has spaces"}, {"X-Request-ID": "x" * 129}):
+            generated = (await http.get("/health", headers=sent)).headers["x-request-id"]
+            assert re.fullmatch(r"[0-9a-f]{32}", generated), generated
+        assert (await http.get("/nowhere", headers={"X-Request-ID": "r-404"})).headers["x-request-id"] == "r-404"
+
+
+async def test_metrics_count_issue_outcomes_and_http_responses_by_route_template() -> None:
+    metrics = process_metrics()
+    before_issued = sample(metrics, "fcfs_issue_outcomes_total", code="200", strategy="lua")
+    before_sold_out = sample(metrics, "fcfs_issue_outcomes_total", code="C003", strategy="lua")
+    route = "/api/v1/coupons/{coupon_id}/issue"
+    before_http = sample(metrics, "fcfs_http_requests_total", method="POST", route=route, status="409")
+    before_unmatched = sample(metrics, "fcfs_http_requests_total", method="GET", route="unmatched", status="404")
+    async with client() as http:
+        coupon_id = await make_coupon(http, total=1)
+        for user in (1, 2, 3):
+            await http.post(f"/api/v1/coupons/{coupon_id}/issue", json={"userId": user})
+        await http.get("/no/such/route")
+        text = (await http.get("/metrics")).text
+    assert sample(metrics, "fcfs_issue_outcomes_total", code="200", strategy="lua") - before_issued == 1
+    assert sample(metrics, "fcfs_issue_outcomes_total", code="C003", strategy="lua") - before_sold_out == 2
+    assert sample(metrics, "fcfs_http_requests_total", method="POST", route=route, status="409") - before_http == 2
+    assert sample(metrics, "fcfs_http_requests_total", method="GET", route="unmatched", status="404") - before_unmatched == 1
+    for name in ("fcfs_issue_outcomes_total", "fcfs_issue_latency_seconds_bucket", "fcfs_bulkhead_in_flight"):
+        assert name in text
+
+
+class Scripted:
+    def __init__(self, *results: IssueOutcome | Exception) -> None:
+        self.results = list(results)
+        self.calls = 0
+
+    async def execute(self, command: IssueCommand, strategy: str | None = None) -> IssueOutcome:
+        self.calls += 1
+        result = self.results.pop(0)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+
+class Catalog:
+    default_name = "lua"
+
+    def get(self, name: str | None = None) -> object:
+        if name not in (None, "lua"):
+            from fcfs.domain.errors import UnknownStrategy
+
+            raise UnknownStrategy(name)
+        return object()
+
+
+async def test_every_attempt_is_counted_by_its_code_errors_included_and_strategy_labels_are_not_invented() -> None:
+    metrics = fresh_metrics()
+    inner = Scripted(
+        IssueOutcome(IssueStatus.ISSUED, 1, 1), SystemBusy("full"), IssueOutcome(IssueStatus.SOLD_OUT, 1, 3)
+    )
+    metered = MeteredIssueCoupon(inner, Catalog(), metrics)  # type: ignore[arg-type]
+    await metered.execute(IssueCommand(1, 1))
+    try:
+        await metered.execute(IssueCommand(1, 2))
+    except SystemBusy:
+        pass
+    await metered.execute(IssueCommand(1, 3), "made-up-name")
+    assert sample(metrics, "fcfs_issue_outcomes_total", code="200", strategy="lua") == 1
+    assert sample(metrics, "fcfs_issue_outcomes_total", code="S002", strategy="lua") == 1
+    assert sample(metrics, "fcfs_issue_outcomes_total", code="C003", strategy="unknown") == 1
+    assert sample(metrics, "fcfs_issue_latency_seconds_count", strategy="lua") == 2
+
+
+async def test_bulkhead_state_is_mirrored_into_gauges_and_rejections_counted() -> None:
+    metrics = fresh_metrics()
+    bulkhead = Bulkhead("issue", 1, 0.01, bulkhead_observer(metrics))
+    async with bulkhead.enter():
+        assert sample(metrics, "fcfs_bulkhead_in_flight") == 1
+        for _ in range(2):
+            try:
+                async with bulkhead.enter():
+                    pass
+            except SystemBusy:
+                pass
+    assert sample(metrics, "fcfs_bulkhead_in_flight") == 0
+    assert sample(metrics, "fcfs_bulkhead_waiting") == 0
+    assert sample(metrics, "fcfs_bulkhead_rejected_total") == 2
+
+
+async def test_gate_calls_are_timed() -> None:
+    metrics = fresh_metrics()
+    gate = MemoryIssuanceGate()
+    await gate.load_stock(1, 1, [])
+    timed = TimedGate(gate, metrics)
+    assert await timed.try_issue(1, 1) is GateVerdict.ISSUED
+    assert await timed.try_issue(1, 2) is GateVerdict.SOLD_OUT
+    assert sample(metrics, "fcfs_gate_seconds_count") == 2
+    assert await timed.remaining(1) == 0
+
+
+async def test_after_sold_out_the_flag_answers_without_calling_inside_until_it_expires() -> None:
+    now = [0.0]
+    flags = SoldOutFlags(ttl=1.0, now=lambda: now[0])
+    inner = Scripted(
+        IssueOutcome(IssueStatus.SOLD_OUT, 1, 1), IssueOutcome(IssueStatus.ISSUED, 1, 3), IssueOutcome(IssueStatus.ISSUED, 2, 4)
+    )
+    shortcut = SoldOutShortcut(inner, flags)  # type: ignore[arg-type]
+    assert (await shortcut.execute(IssueCommand(1, 1))).status is IssueStatus.SOLD_OUT
+    assert (await shortcut.execute(IssueCommand(1, 2))).status is IssueStatus.SOLD_OUT
+    assert inner.calls == 1
+    assert (await shortcut.execute(IssueCommand(2, 4))).status is IssueStatus.ISSUED  # other coupons unaffected
+    now[0] = 1.5
+    assert (await shortcut.execute(IssueCommand(1, 3))).status is IssueStatus.ISSUED
+    assert inner.calls == 3
+
+
+async def test_loading_stock_clears_the_sold_out_flag_at_once() -> None:
+    settings = Settings(strategy="lua", sold_out_ttl_seconds=60)
+    async with AsyncTestClient(create_app(settings, services=open_memory_services(settings))) as http:
+        coupon_id = await make_coupon(http, total=2, load=False)
+        assert (await http.post(f"/api/v1/coupons/{coupon_id}/stock", json={"quantity": 1})).status_code == 200
+        url = f"/api/v1/coupons/{coupon_id}/issue"
+        assert (await http.post(url, json={"userId": 1})).json()["code"] == "200"
+        assert (await http.post(url, json={"userId": 2})).json()["code"] == "C003"
+        assert (await http.post(f"/api/v1/coupons/{coupon_id}/stock")).status_code == 200  # the second unit
+        assert (await http.post(url, json={"userId": 2})).json()["code"] == "200"
+
+
+async def test_deleting_a_coupon_clears_its_flag() -> None:
+    settings = Settings(strategy="lua", sold_out_ttl_seconds=60)
+    async with AsyncTestClient(create_app(settings, services=open_memory_services(settings))) as http:
+        coupon_id = await make_coupon(http, total=1)
+        url = f"/api/v1/coupons/{coupon_id}/issue"
+        await http.post(url, json={"userId": 1})
+        assert (await http.post(url, json={"userId": 2})).json()["code"] == "C003"
+        assert (await http.delete(f"/api/v1/coupons/{coupon_id}")).status_code == 200
+        assert (await http.post(url, json={"userId": 2})).json()["code"] == "C001"
