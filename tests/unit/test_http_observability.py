@@ -36,7 +36,9 @@ def client() -> AsyncTestClient:  # type: ignore[type-arg]
 
 async def test_a_sane_request_id_is_echoed_and_a_missing_or_odd_one_is_generated() -> None:
     async with client() as http:
-        assert (await http.get("/health", headers={"X-Request-ID": "lb-1234.abc"})).headers["x-request-id"] == "lb-1234.abc"
+        assert (await http.get("/health", headers={"X-Request-ID": "lb-1234.abc"})).headers[
+            "x-request-id"
+        ] == "lb-1234.abc"
         for sent in ({}, {"X-Request-ID": "has spaces"}, {"X-Request-ID": "x" * 129}):
             generated = (await http.get("/health", headers=sent)).headers["x-request-id"]
             assert re.fullmatch(r"[0-9a-f]{32}", generated), generated
@@ -59,7 +61,10 @@ async def test_metrics_count_issue_outcomes_and_http_responses_by_route_template
     assert sample(metrics, "fcfs_issue_outcomes_total", code="200", strategy="lua") - before_issued == 1
     assert sample(metrics, "fcfs_issue_outcomes_total", code="C003", strategy="lua") - before_sold_out == 2
     assert sample(metrics, "fcfs_http_requests_total", method="POST", route=route, status="409") - before_http == 2
-    assert sample(metrics, "fcfs_http_requests_total", method="GET", route="unmatched", status="404") - before_unmatched == 1
+    assert (
+        sample(metrics, "fcfs_http_requests_total", method="GET", route="unmatched", status="404") - before_unmatched
+        == 1
+    )
     for name in ("fcfs_issue_outcomes_total", "fcfs_issue_latency_seconds_bucket", "fcfs_bulkhead_in_flight"):
         assert name in text
 
@@ -137,7 +142,9 @@ async def test_after_sold_out_the_flag_answers_without_calling_inside_until_it_e
     now = [0.0]
     flags = SoldOutFlags(ttl=1.0, now=lambda: now[0])
     inner = Scripted(
-        IssueOutcome(IssueStatus.SOLD_OUT, 1, 1), IssueOutcome(IssueStatus.ISSUED, 1, 3), IssueOutcome(IssueStatus.ISSUED, 2, 4)
+        IssueOutcome(IssueStatus.SOLD_OUT, 1, 1),
+        IssueOutcome(IssueStatus.ISSUED, 1, 3),
+        IssueOutcome(IssueStatus.ISSUED, 2, 4),
     )
     shortcut = SoldOutShortcut(inner, flags)  # type: ignore[arg-type]
     assert (await shortcut.execute(IssueCommand(1, 1))).status is IssueStatus.SOLD_OUT
