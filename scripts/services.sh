@@ -49,8 +49,21 @@ ensure_mariadb() {
   mysql -uroot -e "ALTER USER 'root'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD('') OR unix_socket" 2>/dev/null || true
 }
 
+ensure_tools() {
+  # docker-compose validates deploy/docker-compose.yml (no engine needed); nginx -t checks deploy/nginx.conf.
+  command -v docker-compose >/dev/null && command -v nginx >/dev/null && return 0
+  if can_apt; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      docker-compose nginx) >/dev/null 2>&1 || echo "note: could not install docker-compose/nginx"
+  else
+    echo "note: docker-compose or nginx missing: the deploy-file checks will say so"
+  fi
+  return 0
+}
+
 status=0
 ensure_redis || status=1
 ensure_mariadb || status=1
+ensure_tools
 [ $status = 0 ] && echo "services: MariaDB and Redis answer on 127.0.0.1"
 exit $status

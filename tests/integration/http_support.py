@@ -26,6 +26,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 def start_server(settings: Settings, workers: int, tmp_path: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
+    tmp_path.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FCFS_")}
     env |= settings_env(settings) | {"FCFS_DATA_DIR": str(tmp_path)}
     args = ["serve", "--port", str(port), "--workers", str(workers), "--no-embedded", "--no-consumer"]

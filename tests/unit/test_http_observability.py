@@ -177,3 +177,44 @@ async def test_deleting_a_coupon_clears_its_flag() -> None:
         assert (await http.post(url, json={"userId": 2})).json()["code"] == "C003"
         assert (await http.delete(f"/api/v1/coupons/{coupon_id}")).status_code == 200
         assert (await http.post(url, json={"userId": 2})).json()["code"] == "C001"
+
+
+async def test_consumer_hooks_count_batches_once_and_dead_letters_by_reason() -> None:
+    import asyncio
+
+    from fcfs.bootstrap.metered import MeteredDeadLetters, consumer_lag_sampled, metered_batches
+    from fcfs.domain.events import DeadLetterReason, DeadLetterSource, IssueDeadLettered
+    from fcfs.ports.consumer import ConsumedBatch, RejectedRecord
+
+    metrics = fresh_metrics()
+    handled: list[int] = []
+
+    async def handler(batch: ConsumedBatch) -> object:
+        handled.append(len(batch))
+        return None
+
+    metered = metered_batches(handler, metrics)
+    batch = ConsumedBatch(rejected=(RejectedRecord(b"x", None, DeadLetterReason.UNDECODABLE, "?"),) * 3)
+    await metered(batch)
+    await metered(batch)  # the loop retrying the same batch
+    assert handled == [3, 3]
+    assert sample(metrics, "fcfs_consumer_batch_size_count") == 1
+    assert sample(metrics, "fcfs_consumer_batch_size_sum") == 3
+
+    class Letters:
+        async def dead_letter(self, letter: IssueDeadLettered) -> None:
+            pass
+
+    letters = MeteredDeadLetters(Letters(), metrics)
+    for reason in (DeadLetterReason.OVER_CAP, DeadLetterReason.OVER_CAP, DeadLetterReason.INVALID):
+        await letters.dead_letter(IssueDeadLettered(b"x", None, DeadLetterSource.CONSUMER, reason))
+    assert sample(metrics, "fcfs_dead_letters_total", reason="over_cap") == 2
+    assert sample(metrics, "fcfs_dead_letters_total", reason="invalid") == 1
+
+    class Lag:
+        async def total_lag(self) -> int:
+            return 17
+
+    async with consumer_lag_sampled(Lag(), metrics, interval=0.01):
+        await asyncio.sleep(0.05)
+    assert sample(metrics, "fcfs_consumer_lag") == 17

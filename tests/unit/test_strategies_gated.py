@@ -146,3 +146,24 @@ async def test_lua_async_keeps_the_admission_and_records_it_when_the_publish_out
     assert await gate_state(world, coupon.id) == (4, {2})
     (event,) = await world.unconfirmed.list(coupon.id)
     assert (event.event_id, event.user_id) == (outcome.event_id, 2)
+
+
+async def test_lua_async_keeps_an_admission_it_can_neither_publish_nor_give_back(
+    world: MemoryWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Publish failed and the gate is unreachable: answer accepted and record it, never 'nothing issued'."""
+    from fcfs.domain.errors import GateError
+
+    coupon = await world.coupon(5)
+    world.publisher.fail_with = PublishFailed
+
+    async def unreachable(coupon_id: int, user_id: int) -> bool:
+        raise GateError("redis down")
+
+    monkeypatch.setattr(world.gate, "compensate", unreachable)
+    outcome = await build("lua-async", world).issue(IssueCommand(coupon.id, 3))
+
+    assert outcome.status is IssueStatus.ACCEPTED
+    (event,) = await world.unconfirmed.list(coupon.id)
+    assert (event.event_id, event.user_id) == (outcome.event_id, 3)
+    assert await world.gate.holds_user(coupon.id, 3)

@@ -21,7 +21,14 @@ from fcfs.adapters.sql.health import SqlHealthCheck
 from fcfs.adapters.sql.repositories import SqlCouponRepository, SqlIssuedCouponRepository
 from fcfs.adapters.sql.uow import SqlUnitOfWork
 from fcfs.bootstrap.bulkhead import Bulkhead, GuardedIssueCoupon
-from fcfs.bootstrap.metered import MeteredIssueCoupon, bulkhead_observer, watch_pool
+from fcfs.bootstrap.metered import (
+    MeteredDeadLetters,
+    MeteredIssueCoupon,
+    bulkhead_observer,
+    consumer_lag_sampled,
+    metered_batches,
+    watch_pool,
+)
 from fcfs.bootstrap.metrics import Metrics, process_metrics
 from fcfs.bootstrap.settings import Settings
 from fcfs.bootstrap.sold_out import FlagClearingDeleteCoupon, FlagClearingLoadStock, SoldOutFlags, SoldOutShortcut
@@ -391,14 +398,14 @@ def _log_storage_retry(heartbeat: Any) -> StorageRetryHook:
     return hook
 
 
-def _batch_consumer(settings: Settings, process: ProcessIssuedBatch, heartbeat: Any) -> Any:
+def _batch_consumer(settings: Settings, process: ProcessIssuedBatch, heartbeat: Any, metrics: Metrics) -> Any:
     from fcfs.adapters.kafka.consumer import KafkaBatchConsumer
 
     return KafkaBatchConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         topic=settings.topic,
         group_id=settings.consumer_group,
-        handler=process.execute,
+        handler=metered_batches(process.execute, metrics),
         batch_size=settings.consumer_batch,
         max_rate=settings.consumer_max_rate,
         retry_max_seconds=settings.consumer_retry_max_seconds,
@@ -426,7 +433,11 @@ class PipelineContainer(Container):
 
     heartbeat_path = providers.Dependency(instance_of=Path)
     heartbeat = providers.Singleton(_heartbeat, heartbeat_path)
-    dead_letters = providers.Singleton(_dead_letters, Container.producer, Container.settings)
+    dead_letters = providers.Singleton(
+        MeteredDeadLetters,
+        providers.Singleton(_dead_letters, Container.producer, Container.settings),
+        Container.metrics,
+    )
     process_batch = providers.Singleton(
         ProcessIssuedBatch,
         Container.issued,
@@ -434,7 +445,9 @@ class PipelineContainer(Container):
         retry_max_seconds=Container.settings.provided.consumer_retry_max_seconds,
         on_storage_retry=providers.Callable(_log_storage_retry, heartbeat),
     )
-    batch_consumer = providers.Singleton(_batch_consumer, Container.settings, process_batch, heartbeat)
+    batch_consumer = providers.Singleton(
+        _batch_consumer, Container.settings, process_batch, heartbeat, Container.metrics
+    )
     lag = providers.Singleton(_consumer_lag, Container.settings)
     reconcile = providers.Singleton(
         Reconcile,
@@ -468,7 +481,8 @@ async def open_consumer_services(
     try:
         await container.engine.init()  # type: ignore[misc]
         await container.producer.init()  # type: ignore[misc]
-        yield ConsumerServices(settings, await container.batch_consumer(), await container.process_batch())  # type: ignore[misc]
+        async with consumer_lag_sampled(container.lag(), container.metrics()):
+            yield ConsumerServices(settings, await container.batch_consumer(), await container.process_batch())  # type: ignore[misc]
     finally:
         await container.shutdown_resources()  # type: ignore[misc]
 

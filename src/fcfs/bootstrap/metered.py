@@ -11,12 +11,14 @@ import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 
+import structlog
+
 from fcfs.domain.errors import FcfsError
 from fcfs.domain.services import IssueCoupon
 from fcfs.ports.publisher import DeadLetterPublisher
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import AsyncIterator, Callable
 
     from fcfs.bootstrap.bulkhead import BulkheadState
     from fcfs.bootstrap.metrics import Metrics
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from fcfs.ports.consumer import BatchHandler, ConsumedBatch
     from fcfs.ports.lag import ConsumerLag
     from fcfs.ports.strategy import StrategyCatalog
+
+log = structlog.get_logger("fcfs.metrics")
 
 
 class MeteredIssueCoupon(IssueCoupon):
@@ -116,10 +120,33 @@ def metered_batches(handler: BatchHandler, metrics: Metrics) -> BatchHandler:
     return handle
 
 
-async def sample_consumer_lag(lag: ConsumerLag, metrics: Metrics, stop: asyncio.Event, interval: float = 5.0) -> None:
+LAG_SAMPLE_SECONDS = 15.0
+
+
+async def sample_consumer_lag(lag: ConsumerLag, metrics: Metrics, stop: asyncio.Event, interval: float) -> None:
     """Sets `fcfs_consumer_lag` every `interval` seconds until `stop`; a failed reading keeps the last value."""
-    while not stop.is_set():
-        with contextlib.suppress(FcfsError):
-            metrics.consumer_lag.set(await lag.total_lag())
+    while True:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval)
+        if stop.is_set():
+            return
+        try:
+            metrics.consumer_lag.set(await lag.total_lag())
+        except Exception as error:  # a metric must never stop the consumer
+            log.warning("consumer_lag_unknown", error=repr(error))
+
+
+@contextlib.asynccontextmanager
+async def consumer_lag_sampled(
+    lag: ConsumerLag, metrics: Metrics, interval: float = LAG_SAMPLE_SECONDS
+) -> AsyncIterator[None]:
+    """The lag sampler runs beside the block (the consumer process) and stops with it."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(sample_consumer_lag(lag, metrics, stop, interval))
+    try:
+        yield
+    finally:
+        stop.set()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from fcfs.domain.errors import PublishFailed, PublishOutcomeUnknown
+from fcfs.domain.errors import GateError, PublishFailed, PublishOutcomeUnknown
 from fcfs.domain.issuance import IssueOutcome, IssueStatus
 from fcfs.ports.strategy import Capability, IssueStrategy, StrategyKit
 from fcfs.strategies._gated import GateFront, answer
@@ -39,7 +39,13 @@ class LuaAsyncStrategy(IssueStrategy):
         try:
             await self._publisher.publish(admitted)
         except PublishFailed:
-            await self._front.give_back(admitted)
+            try:
+                await self._front.give_back(admitted)
+            except GateError:
+                # The admission can be neither published nor given back: keep it, and let
+                # reconciliation publish it, so the answer (accepted) and the outcome agree.
+                await self._unconfirmed.record(admitted)
+                return answer(admitted, IssueStatus.ACCEPTED)
             raise
         except PublishOutcomeUnknown:
             await self._unconfirmed.record(admitted)

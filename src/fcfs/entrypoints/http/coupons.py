@@ -9,7 +9,7 @@ from litestar import Controller, Response, delete, get, post
 from litestar.params import HeaderParameter, Parameter
 
 from fcfs.domain.coupon import NewCoupon, ValidityWindow
-from fcfs.domain.errors import Code, Forbidden
+from fcfs.domain.errors import Code, Forbidden, InvalidInput
 from fcfs.domain.issuance import IssueCommand, IssueOutcome, IssueStatus
 from fcfs.entrypoints.http.auth import AnyRequest, is_admin, require_admin
 from fcfs.entrypoints.http.deps import ServicesDep
@@ -43,9 +43,19 @@ IdempotencyKey = Annotated[
 ISSUE_STATUSES = (200, 202, 400, 401, 403, 404, 408, 409, 413, 429, 500, 503)
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is not None:
-        return moment.astimezone(UTC)
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def _utc(moment: datetime | None, what: str) -> datetime | None:
+    """In UTC, and within what every supported database stores; a naive time is left for the window to refuse."""
+    if moment is None or moment.tzinfo is None:
+        return moment
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(f"{what} is out of range") from None
+    if not EARLIEST <= moment <= LATEST:
+        raise InvalidInput(f"{what} must be between {EARLIEST.isoformat()} and {LATEST.isoformat()}")
     return moment
 
 
@@ -67,7 +77,7 @@ class CouponController(Controller):
     async def create(self, request: AnyRequest, services: ServicesDep) -> Response[bytes]:
         require_admin(request, services.settings.admin_token)
         body = decode(await request.body(), CreateCouponBody)
-        window = ValidityWindow(_utc(body.starts_at), _utc(body.ends_at))
+        window = ValidityWindow(_utc(body.starts_at, "startsAt"), _utc(body.ends_at, "endsAt"))
         coupon = await services.create_coupon.execute(NewCoupon(body.name, body.total_quantity, window))
         return envelope(Code.CREATED, coupon_json(coupon))
 
