@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo services test test-unit test-integration lint lab clean
+.PHONY: install demo services test test-unit test-integration test-faults lint lab clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "fcfs needs Python 3.11+"; exit 1; }
@@ -35,6 +35,9 @@ test-unit: install
 
 test-integration: install services
 	$(BIN)/pytest tests/integration -q -m "not faults"
+
+test-faults: install services
+	$(BIN)/pytest -q -m faults
 
 test: install services lint
 	$(BIN)/pytest -q -m "not faults"

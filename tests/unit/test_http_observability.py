@@ -39,9 +39,12 @@ async def test_a_sane_request_id_is_echoed_and_a_missing_or_odd_one_is_generated
         assert (await http.get("/health", headers={"X-Request-ID": "lb-1234.abc"})).headers[
             "x-request-id"
         ] == "lb-1234.abc"
-        for sent in ({}, {"X-Request-ID": "has spaces"}, {"X-Request-ID": "x" * 129}):
-            generated = (await http.get("/health", headers=sent)).headers["x-request-id"]
-            assert re.fullmatch(r"[0-9a-f]{32}", generated), generated
+        generated = set()
+        for sent in ({}, {"X-Request-ID": "has spaces"}, {"X-Request-ID": "x" * 129}, {}):
+            made = (await http.get("/health", headers=sent)).headers["x-request-id"]
+            assert re.fullmatch(r"[0-9a-f]{12}-[0-9a-f]+", made), made
+            generated.add(made)
+        assert len(generated) == 4
         assert (await http.get("/nowhere", headers={"X-Request-ID": "r-404"})).headers["x-request-id"] == "r-404"
 
 
@@ -218,3 +221,35 @@ async def test_consumer_hooks_count_batches_once_and_dead_letters_by_reason() ->
     async with consumer_lag_sampled(Lag(), metrics, interval=0.01):
         await asyncio.sleep(0.05)
     assert sample(metrics, "fcfs_consumer_lag") == 17
+
+
+def test_log_lines_carry_the_request_id_while_a_request_is_served() -> None:
+    from fcfs.entrypoints.http.request_context import REQUEST_ID, add_request_id
+
+    assert add_request_id(None, "info", {"event": "x"}) == {"event": "x"}
+    token = REQUEST_ID.set("r-1")
+    try:
+        assert add_request_id(None, "info", {"event": "x"}) == {"event": "x", "request_id": "r-1"}
+    finally:
+        REQUEST_ID.reset(token)
+
+
+def test_serve_prepares_an_emptied_multiprocess_directory_and_removes_it_after(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    import os
+
+    from fcfs.bootstrap.metrics import MULTIPROC_ENV, multiprocess_dir
+
+    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
+    with multiprocess_dir(tmp_path) as path:
+        assert os.environ[MULTIPROC_ENV] == str(path)
+        assert path.is_dir() and path.is_relative_to(tmp_path)
+    assert MULTIPROC_ENV not in os.environ
+    assert not path.exists()
+
+    given = tmp_path / "operator"
+    given.mkdir()
+    (given / "counter_123.db").write_bytes(b"stale")
+    monkeypatch.setenv(MULTIPROC_ENV, str(given))
+    with multiprocess_dir(tmp_path) as path:
+        assert path == given and not list(given.glob("*.db"))
+    assert given.is_dir() and os.environ[MULTIPROC_ENV] == str(given)

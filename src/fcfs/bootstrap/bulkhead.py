@@ -44,6 +44,22 @@ class Bulkhead:
 
     @asynccontextmanager
     async def enter(self) -> AsyncIterator[None]:
+        await self._acquire()
+        self.state.in_flight += 1
+        self._observe(self.state)
+        try:
+            yield
+        finally:
+            self.state.in_flight -= 1
+            self._semaphore.release()
+            self._observe(self.state)
+
+    async def _acquire(self) -> None:
+        """A free place is taken at once, with no timer and no task (the common case costs nothing);
+        otherwise wait at most `wait_seconds`, then reject."""
+        if not self._semaphore.locked():
+            await self._semaphore.acquire()  # returns without suspending: a place is free
+            return
         self.state.waiting += 1
         self._observe(self.state)
         try:
@@ -53,14 +69,6 @@ class Bulkhead:
             raise SystemBusy(f"{self.name}: {self.limit} requests in flight; try again") from None
         finally:
             self.state.waiting -= 1
-            self._observe(self.state)
-        self.state.in_flight += 1
-        self._observe(self.state)
-        try:
-            yield
-        finally:
-            self.state.in_flight -= 1
-            self._semaphore.release()
             self._observe(self.state)
 
 

@@ -39,6 +39,8 @@ class MeteredIssueCoupon(IssueCoupon):
         self._strategies = strategies
         self._metrics = metrics
         self._known: set[str] = set()
+        self._outcomes: dict[tuple[str, str], Any] = {}
+        self._latency: dict[str, Any] = {}
 
     async def execute(self, command: IssueCommand, strategy: str | None = None) -> IssueOutcome:
         label = self._label(strategy)
@@ -52,8 +54,20 @@ class MeteredIssueCoupon(IssueCoupon):
             code = error.code.code
             raise
         finally:
-            self._metrics.issue_latency.labels(label).observe(time.perf_counter() - started)
-            self._metrics.issue_outcomes.labels(code, label).inc()
+            self._latency_of(label).observe(time.perf_counter() - started)
+            self._outcome_of(code, label).inc()
+
+    def _latency_of(self, label: str) -> Any:
+        child = self._latency.get(label)
+        if child is None:
+            child = self._latency[label] = self._metrics.issue_latency.labels(label)
+        return child
+
+    def _outcome_of(self, code: str, label: str) -> Any:
+        child = self._outcomes.get((code, label))
+        if child is None:
+            child = self._outcomes[(code, label)] = self._metrics.issue_outcomes.labels(code, label)
+        return child
 
     def _label(self, strategy: str | None) -> str:
         """A requested name becomes a label only once it resolved, so labels cannot be invented by requests."""
@@ -70,15 +84,19 @@ class MeteredIssueCoupon(IssueCoupon):
 
 
 def bulkhead_observer(metrics: Metrics) -> Callable[[BulkheadState], None]:
-    """Mirrors a bulkhead's state into the gauges; counts rejections as they happen."""
-    seen = {"rejected": 0}
+    """Mirrors a bulkhead's state into the gauges, writing only the values that changed."""
+    seen = [0, 0, 0]  # in flight, waiting, rejected
 
     def observe(state: BulkheadState) -> None:
-        metrics.bulkhead_in_flight.set(state.in_flight)
-        metrics.bulkhead_waiting.set(state.waiting)
-        if state.rejected > seen["rejected"]:
-            metrics.bulkhead_rejected.inc(state.rejected - seen["rejected"])
-            seen["rejected"] = state.rejected
+        if state.in_flight != seen[0]:
+            seen[0] = state.in_flight
+            metrics.bulkhead_in_flight.set(state.in_flight)
+        if state.waiting != seen[1]:
+            seen[1] = state.waiting
+            metrics.bulkhead_waiting.set(state.waiting)
+        if state.rejected > seen[2]:
+            metrics.bulkhead_rejected.inc(state.rejected - seen[2])
+            seen[2] = state.rejected
 
     return observe
 

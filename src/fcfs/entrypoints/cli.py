@@ -139,7 +139,7 @@ def demo(
             table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))
         Console().print(table)
     else:
-        Console().print(markdown_table([row_of(result) for result in results]))
+        typer.echo(markdown_table([row_of(result) for result in results]))
     if len(results) > 1:
         written = write_report(results, out, stock, users + repeats)
         console.print(f"wrote {', '.join(str(path) for path in written)}")

@@ -88,7 +88,7 @@ def _charts(rows: list[dict[str, Any]], out: Path) -> list[Path]:
         ("p95", "p95", "p95 latency (ms)"),
         ("over_issuance", "overIssued", "Over-issued coupons (rows beyond stock)"),
     ):
-        figure, axes = plt.subplots(figsize=(max(8, len(labels) * 0.9), 4.5))
+        figure, axes = plt.subplots(figsize=(min(16, max(8, len(labels) * 0.6)), 5))
         colors = ["#c0392b" if row["overIssued"] else "#2e86c1" for row in measured]
         axes.bar(range(len(labels)), [row[key] for row in measured], color=colors)
         axes.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=8)

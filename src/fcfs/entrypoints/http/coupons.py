@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
 
 from litestar import Controller, Response, delete, get, post
-from litestar.params import HeaderParameter, Parameter
+from litestar.params import Parameter
 
 from fcfs.domain.coupon import NewCoupon, ValidityWindow
 from fcfs.domain.errors import Code, Forbidden, InvalidInput
@@ -23,23 +22,19 @@ from fcfs.entrypoints.http.dto import (
     parse_id,
 )
 from fcfs.entrypoints.http.envelope import envelope
-from fcfs.entrypoints.http.idempotency import KEY_PATTERN, MAX_KEY_LENGTH, answer_once, checked_key
-from fcfs.entrypoints.http.openapi import documented
+from fcfs.entrypoints.http.idempotency import KEY_PATTERN, MAX_KEY_LENGTH, answer_once, checked_key, raw_header
+from fcfs.entrypoints.http.openapi import documented, header
 from fcfs.entrypoints.http.rate_limits import enforce_rate_limits
 from fcfs.entrypoints.http.user_token import issuing_user, user_tokens
 
 CouponIdParam = Parameter(pattern=ID_PATTERN, description="Coupon id, 1 … 2^63−1")
 UserIdParam = Parameter(pattern=ID_PATTERN, description="User id, 1 … 2^63−1")
-IdempotencyKey = Annotated[
-    str | None,
-    HeaderParameter(
-        name="Idempotency-Key",
-        required=False,
-        max_length=MAX_KEY_LENGTH,
-        pattern=KEY_PATTERN,
-        description="Same key (per coupon and user) within the TTL: the first answer again, never a second attempt",
-    ),
-]
+IDEMPOTENCY_KEY = header(
+    "Idempotency-Key",
+    "Same key (per coupon and user) within the TTL: the first answer again, never a second attempt",
+    max_length=MAX_KEY_LENGTH,
+    pattern=KEY_PATTERN,
+)
 ISSUE_STATUSES = (200, 202, 400, 401, 403, 404, 408, 409, 413, 429, 500, 503)
 
 
@@ -114,21 +109,24 @@ class CouponController(Controller):
             Code.OK, {"couponId": loaded.coupon_id, "stock": loaded.stock, "issuedUsers": loaded.issued_users}
         )
 
-    @post("/{coupon_id:str}/issue", operation_class=documented(ISSUE_STATUSES, IssueBody), status_code=200)
+    @post(
+        "/{coupon_id:str}/issue",
+        operation_class=documented(ISSUE_STATUSES, IssueBody, headers=[IDEMPOTENCY_KEY]),
+        status_code=200,
+    )
     async def issue(
         self,
         request: AnyRequest,
         services: ServicesDep,
         coupon_id: str = CouponIdParam,
         strategy: str | None = Parameter(default=None, max_length=64),
-        idempotency_key: IdempotencyKey = None,
     ) -> Response[bytes]:
         """Checks, cheapest first: input, admin for `?strategy=`, user token, rate limits, then one attempt."""
         coupon = parse_id(coupon_id, "couponId")
         settings = services.settings
         if strategy is not None and not is_admin(request, settings.admin_token):
             raise Forbidden("choosing a strategy per request needs the admin token")
-        key = checked_key(idempotency_key)
+        key = checked_key(raw_header(request, b"idempotency-key"))
         subject = user_tokens(settings).subject(request)
         user = issuing_user(subject, decode(await request.body(), IssueBody).user_id)
         await enforce_rate_limits(request, services, coupon, user)

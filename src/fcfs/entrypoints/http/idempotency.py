@@ -19,6 +19,7 @@ import structlog
 from litestar import Response
 
 from fcfs.domain.errors import FcfsError, InvalidInput, WaitTimedOut
+from fcfs.entrypoints.http.auth import AnyRequest
 from fcfs.entrypoints.http.errors import domain_response
 from fcfs.ports.idempotency import IdempotencyStore, StoredAnswer
 
@@ -29,6 +30,14 @@ _FIRST_POLL, _MAX_POLL = 0.005, 0.05
 
 log = structlog.get_logger("fcfs.http.idempotency")
 Attempt = Callable[[], Awaitable[Response[bytes]]]
+
+
+def raw_header(request: AnyRequest, name: bytes) -> str | None:
+    """One header straight from the ASGI scope (lower-case `name`), without parsing them all."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
 def checked_key(raw: str | None) -> str | None:

@@ -7,6 +7,8 @@ import sys
 
 import structlog
 
+from fcfs.entrypoints.http.request_context import add_request_id
+
 
 def configure_logging(level: str = "info") -> None:
     """Called once per process by the ASGI factory; library users configure structlog themselves."""
@@ -16,6 +18,7 @@ def configure_logging(level: str = "info") -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            add_request_id,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,

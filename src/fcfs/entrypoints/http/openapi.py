@@ -4,17 +4,19 @@ every status an operation can answer, each with the envelope (so schemathesis ca
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 
 import msgspec
+from litestar.enums import ParamType
 from litestar.openapi.spec import (
     OpenAPIHeader,
     OpenAPIMediaType,
     OpenAPIResponse,
     OpenAPIType,
     Operation,
+    Parameter,
     Reference,
     RequestBody,
     Schema,
@@ -66,8 +68,18 @@ def _response(status: int) -> OpenAPIResponse:
     return OpenAPIResponse(description=HTTPStatus(status).phrase, content=_JSON, headers=dict(headers))
 
 
+def header(name: str, description: str, *, max_length: int, pattern: str) -> Parameter:
+    """A header the handler reads itself (from the raw scope: no per-request header parsing), documented here."""
+    schema = Schema(type=OpenAPIType.STRING, max_length=max_length, pattern=pattern)
+    return Parameter(name=name, param_in=ParamType.HEADER, schema=schema, description=description, required=False)
+
+
 def documented(
-    statuses: Iterable[int], body: type[msgspec.Struct] | None = None, *, body_required: bool = True
+    statuses: Iterable[int],
+    body: type[msgspec.Struct] | None = None,
+    *,
+    body_required: bool = True,
+    headers: Sequence[Parameter] = (),
 ) -> type[Operation]:
     """An operation answering the envelope with exactly `statuses`, taking `body` (decoded strictly) as JSON."""
     responses = {str(status): _response(status) for status in sorted(statuses)}
@@ -85,6 +97,8 @@ def documented(
             self.responses = dict(responses)
             if request_body is not None:
                 self.request_body = request_body
+            if headers:
+                self.parameters = [*(self.parameters or ()), *headers]
 
     return _Documented
 

@@ -1,27 +1,33 @@
 """A request id on every response and log line, and the HTTP request counter.
 
 `X-Request-ID` is taken from the request when it is sane (1 … 128 of `A-Za-z0-9._:-`),
-so a proxy's id follows the request through; otherwise one is generated. The middleware
-binds it into structlog's context for the handler's log lines; the before-send hook
-echoes it on the response and counts `fcfs_http_requests_total{method,route,status}` for
-every response, unmatched routes included (route `unmatched`, so paths never become labels).
+so a proxy's id follows the request through; otherwise one is made: a random prefix per
+process and a counter, unique without a system call per request. The middleware puts it
+in a context variable that the JSON log processor adds to every line; the before-send
+hook echoes it on the response and counts `fcfs_http_requests_total{method,route,status}`
+for every response, unmatched routes included (route `unmatched`, so paths never become labels).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
-import uuid
+import secrets
+from collections.abc import MutableMapping
+from contextvars import ContextVar
 from typing import Any
 
-import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from fcfs.bootstrap.metrics import Metrics
 
+REQUEST_ID: ContextVar[str | None] = ContextVar("fcfs_request_id", default=None)
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _STATE_KEY = "fcfs.request_id"
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+_PREFIX = secrets.token_hex(6)
+_SEQUENCE = itertools.count(1)
 
 
 def request_id(scope: Scope | dict[str, Any]) -> str:
@@ -37,8 +43,18 @@ def _from_headers(headers: Any) -> str:
     for name, value in headers:
         if name == b"x-request-id":
             text = value.decode("latin-1")
-            return text if _SANE_ID.fullmatch(text) else uuid.uuid4().hex
-    return uuid.uuid4().hex
+            if _SANE_ID.fullmatch(text):
+                return str(text)
+            break
+    return f"{_PREFIX}-{next(_SEQUENCE):x}"
+
+
+def add_request_id(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: the current request's id on every line logged while serving it."""
+    current = REQUEST_ID.get()
+    if current is not None:
+        event.setdefault("request_id", current)
+    return event
 
 
 def request_context(app: ASGIApp) -> ASGIApp:
@@ -46,20 +62,27 @@ def request_context(app: ASGIApp) -> ASGIApp:
         if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
-        with structlog.contextvars.bound_contextvars(request_id=request_id(scope)):
+        token = REQUEST_ID.set(request_id(scope))
+        try:
             await app(scope, receive, send)
+        finally:
+            REQUEST_ID.reset(token)
 
     return middleware
 
 
 def response_hook(metrics: Metrics) -> Any:
+    counters: dict[tuple[str, str, int], Any] = {}
+
     async def before_send(message: Message, scope: Scope) -> None:
         if message["type"] != "http.response.start":
             return
-        rid = request_id(scope).encode()
-        message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid)]
+        message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id(scope).encode())]
         method = scope.get("method", "")
-        route = scope.get("path_template") or "unmatched"
-        metrics.http_requests.labels(method if method in _METHODS else "other", route, str(message["status"])).inc()
+        key = (method if method in _METHODS else "other", scope.get("path_template") or "unmatched", message["status"])
+        counter = counters.get(key)
+        if counter is None:
+            counter = counters[key] = metrics.http_requests.labels(key[0], key[1], str(key[2]))
+        counter.inc()
 
     return before_send
