@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,14 +18,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def plugin_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def plugin_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An installed-looking distribution (a dist-info on sys.path) declaring `echo` in `fcfs.strategies`."""
     dist = tmp_path / "fcfs_echo_plugin-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fcfs-echo-plugin\nVersion: 0.1\n")
     (dist / "entry_points.txt").write_text("[fcfs.strategies]\necho = tests.unit.plugin_strategy:EchoStrategy\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    yield tmp_path
+    return tmp_path
 
 
 def test_fcfs_strategies_lists_the_plugin(plugin_distribution: Path) -> None:
