@@ -7,6 +7,7 @@ see each other's state.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -145,3 +146,16 @@ def topics() -> tuple[str, str]:
 def settings(database_url: str, redis_server_url: str, redis_prefix: str) -> Settings:
     """Settings for the synchronous strategies on real MariaDB + Redis."""
     return Settings(database_url=database_url, redis_url=redis_server_url, redis_prefix=redis_prefix, strategy="lua")
+
+
+@pytest.fixture
+def lab_settings(settings: Settings, kafka_bootstrap: str, topics: tuple[str, str]) -> Settings:
+    """Settings for every strategy, lua-async included (broker, own topics and consumer group)."""
+    return dataclasses.replace(
+        settings,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        topic=topics[0],
+        dead_letter_topic=topics[1],
+        consumer_group=f"lab-{uuid.uuid4().hex[:8]}",
+        lock_wait_seconds=30.0,
+    )

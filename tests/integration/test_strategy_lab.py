@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import uuid
 from pathlib import Path
 
 import pytest
@@ -29,7 +28,16 @@ SAFE = sorted(name for name, factory in FACTORIES.items() if factory.cross_proce
 LOCAL = sorted(name for name, factory in FACTORIES.items() if not factory.cross_process_safe and name != "no-lock")
 
 
-async def race(settings: Settings, workers: int, tmp_path: Path, concurrency: int = 300):  # noqa: ANN201
+async def race(  # noqa: ANN201
+    settings: Settings,
+    workers: int,
+    tmp_path: Path,
+    concurrency: int = 300,
+    *,
+    stock: int = STOCK,
+    users: int = USERS,
+    repeats: int = REPEATS,
+):
     """One server for `settings.strategy`; returns the burst result and the drained audit."""
     process, base_url = start_server(settings, workers, tmp_path)
     stop_consumer = asyncio.Event()
@@ -37,8 +45,8 @@ async def race(settings: Settings, workers: int, tmp_path: Path, concurrency: in
     if settings.strategy == "lua-async":
         consumer = asyncio.create_task(run_consumer(settings, stop=stop_consumer))
     try:
-        coupon_id = create_coupon(base_url, STOCK, settings.strategy)
-        order = user_order(USERS, REPEATS)
+        coupon_id = create_coupon(base_url, stock, settings.strategy)
+        order = user_order(users, repeats)
         result: BurstResult = await burst(base_url, issue_requests(coupon_id, order), concurrency=concurrency)
         granted = granted_users(result)
         async with open_services(settings) as fcfs:
@@ -67,18 +75,6 @@ def assert_invariants(name: str, result: BurstResult, audit, granted: set[int]) 
     )
     if result.by_code.get("S003", 0) == 0:
         assert audit.rows == STOCK, f"{name}: only {audit.rows} of {STOCK} issued with no timeouts"
-
-
-@pytest.fixture
-def lab_settings(settings: Settings, kafka_bootstrap: str, topics: tuple[str, str]) -> Settings:
-    return dataclasses.replace(
-        settings,
-        kafka_bootstrap_servers=kafka_bootstrap,
-        topic=topics[0],
-        dead_letter_topic=topics[1],
-        consumer_group=f"lab-{uuid.uuid4().hex[:8]}",
-        lock_wait_seconds=30.0,
-    )
 
 
 @pytest.mark.parametrize("name", SAFE)
