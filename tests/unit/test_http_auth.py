@@ -58,6 +58,13 @@ async def test_a_valid_token_issues_to_its_subject_without_a_body_user(client) -
     assert state.json()["result"]["state"] == "issued"
 
 
+async def test_with_a_token_the_body_may_be_empty(client) -> None:
+    coupon_id = await loaded_coupon(client)
+    response = await client.post(f"/api/v1/coupons/{coupon_id}/issue", headers=bearer(token()))
+    assert_envelope(response, 200, "200")
+    assert response.json()["result"]["userId"] == 42
+
+
 async def test_a_body_user_equal_to_the_subject_is_accepted(client) -> None:
     coupon_id = await loaded_coupon(client)
     response = await client.post(f"/api/v1/coupons/{coupon_id}/issue", json={"userId": 42}, headers=bearer(token()))

@@ -128,7 +128,8 @@ class CouponController(Controller):
             raise Forbidden("choosing a strategy per request needs the admin token")
         key = checked_key(raw_header(request, b"idempotency-key"))
         subject = user_tokens(settings).subject(request)
-        user = issuing_user(subject, decode(await request.body(), IssueBody).user_id)
+        body = decode(await request.body(), IssueBody, empty_ok=subject is not None)
+        user = issuing_user(subject, body.user_id)
         await enforce_rate_limits(request, services, coupon, user)
 
         async def attempt() -> Response[bytes]:
