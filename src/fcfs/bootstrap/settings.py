@@ -26,6 +26,7 @@ class Settings:
     strategy: str = DEFAULT_STRATEGY
     data_dir: str = ".fcfs"
     admin_token: str = ""
+    require_admin_token: bool = False  # refuse to start with no admin token (deployments set this)
     user_token_secret: str = ""
     user_token_audience: str = ""
     user_token_issuer: str = ""
@@ -65,6 +66,7 @@ class Settings:
     idempotency_wait_seconds: float = 5.0  # a duplicate waits this long for the first answer, then 408 S003
     sold_out_ttl_seconds: float = 1.0  # in-process sold-out flag per coupon; 0 disables
     log_level: str = "info"
+    metrics_port: int = 0  # the standalone consumer serves /metrics here; 0 disables
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -18,6 +18,7 @@ import structlog
 from fcfs.bootstrap.container import ConsumerServices, consumer_heartbeat_age, open_consumer_services
 from fcfs.bootstrap.settings import Settings
 from fcfs.domain.errors import PublishFailed
+from fcfs.entrypoints.http.logs import configure_logging
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -69,8 +70,21 @@ async def _until_signalled(settings: Settings) -> None:
     await run_consumer(settings, stop=stop)
 
 
+def _serve_metrics(settings: Settings) -> None:
+    """A standalone consumer has no HTTP app: expose its metrics (lag, batches, dead letters) on a port."""
+    if settings.metrics_port <= 0:
+        return
+    from prometheus_client import start_http_server
+
+    from fcfs.bootstrap.metrics import process_metrics
+
+    start_http_server(settings.metrics_port, registry=process_metrics().registry)
+
+
 def main() -> None:
     settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    _serve_metrics(settings)
     try:
         import uvloop
     except ImportError:

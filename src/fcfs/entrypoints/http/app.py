@@ -32,6 +32,10 @@ def create_app(
     Bad security settings (a short token secret, a malformed trusted-proxy list) fail here, at start-up.
     """
     settings = settings or Settings.from_env()
+    if settings.require_admin_token and not settings.admin_token:
+        raise RuntimeError(
+            "FCFS_REQUIRE_ADMIN_TOKEN is set but FCFS_ADMIN_TOKEN is empty: refusing open admin endpoints"
+        )
     user_tokens(settings)
     trusted_proxies(settings.trusted_proxies)
 
