@@ -121,9 +121,22 @@ def forget_this_process() -> None:
         mark_process_dead(os.getpid(), directory)  # type: ignore[no-untyped-call]
 
 
+_pid = [0]
+
+
+def _cached_pid() -> int:
+    """prometheus_client asks for the pid on every write (a syscall); a fork hook keeps it current for free."""
+    return _pid[0]
+
+
 def _use_multiprocess_values_if_configured() -> None:
     """prometheus_client picks its value class when first imported; a forked worker may have inherited the wrong one."""
     from prometheus_client import values
 
-    if os.environ.get(MULTIPROC_ENV) and values.ValueClass is values.MutexValue:
-        values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+    if os.environ.get(MULTIPROC_ENV) and not getattr(values.ValueClass, "_fcfs_cached_pid", False):
+        if not _pid[0]:
+            _pid[0] = os.getpid()
+            os.register_at_fork(after_in_child=lambda: _pid.__setitem__(0, os.getpid()))
+        value_class = values.MultiProcessValue(process_identifier=_cached_pid)  # type: ignore[no-untyped-call]
+        value_class._fcfs_cached_pid = True
+        values.ValueClass = value_class
