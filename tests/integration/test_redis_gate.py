@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from redis.crc import key_slot
 
 from fcfs.adapters.memory.gate import MemoryIssuanceGate
+from fcfs.adapters.redis.batching import BatchingRedisIssuanceGate
 from fcfs.adapters.redis.client import create_client
 from fcfs.adapters.redis.gate import LOAD_CHUNK, RedisIssuanceGate
 from fcfs.domain.errors import GateError, InvalidInput
@@ -38,11 +39,28 @@ async def redis_gate(
         await client.aclose()
 
 
-@pytest.fixture(params=["redis", "memory"])
+@pytest.fixture
+async def batching_gate(
+    redis_server_url: str, redis_prefix: str, redis_client: aioredis.Redis
+) -> AsyncIterator[BatchingRedisIssuanceGate]:
+    """The gate that sends one loop turn's attempts on a coupon as one `issue_many.lua` call."""
+    client = create_client(redis_server_url, max_connections=200)
+    try:
+        yield BatchingRedisIssuanceGate(client, redis_prefix)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture(params=["redis", "batching", "memory"])
 def gate(request: pytest.FixtureRequest) -> IssuanceGate:
     if request.param == "memory":
         return MemoryIssuanceGate()
-    return request.getfixturevalue("redis_gate")
+    return request.getfixturevalue(f"{request.param}_gate" if request.param == "batching" else "redis_gate")
+
+
+@pytest.fixture(params=["redis", "batching"])
+def real_gate(request: pytest.FixtureRequest) -> IssuanceGate:
+    return request.getfixturevalue("batching_gate" if request.param == "batching" else "redis_gate")
 
 
 # --- the contract -------------------------------------------------------------------------
@@ -308,8 +326,9 @@ def test_a_prefix_that_would_move_the_hash_tag_is_refused() -> None:
 
 
 async def test_five_thousand_concurrent_requests_issue_exactly_the_stock(
-    redis_gate: RedisIssuanceGate, redis_client: aioredis.Redis, redis_prefix: str
+    real_gate: IssuanceGate, redis_client: aioredis.Redis, redis_prefix: str
 ) -> None:
+    redis_gate = real_gate
     stock = 100
     distinct = list(range(1, 4_501))
     requests = distinct + random.Random(7).sample(distinct, 500)
@@ -327,3 +346,38 @@ async def test_five_thousand_concurrent_requests_issue_exactly_the_stock(
     remaining = int(await redis_client.get(f"{redis_prefix}:{{c:{COUPON}}}:stock"))
     assert remaining == 0
     assert remaining + len(users) == stock
+
+
+async def test_a_batch_decides_each_attempt_as_the_single_script_would_in_arrival_order(
+    batching_gate: BatchingRedisIssuanceGate,
+) -> None:
+    await batching_gate.load_stock(COUPON, 2, [9])
+    users = [1, 1, 9, 2, 3, 2]
+    verdicts = await asyncio.gather(*(batching_gate.try_issue(COUPON, user) for user in users))
+    assert verdicts == [
+        GateVerdict.ISSUED,
+        GateVerdict.ALREADY_ISSUED,
+        GateVerdict.ALREADY_ISSUED,
+        GateVerdict.ISSUED,
+        GateVerdict.SOLD_OUT,
+        GateVerdict.ALREADY_ISSUED,
+    ]
+    assert await batching_gate.remaining(COUPON) == 0
+    assert await batching_gate.users(COUPON) == {1, 2, 9}
+
+
+async def test_a_batch_on_an_unloaded_coupon_is_not_loaded_for_every_attempt(
+    batching_gate: BatchingRedisIssuanceGate,
+) -> None:
+    verdicts = await asyncio.gather(*(batching_gate.try_issue(COUPON + 1, user) for user in range(1, 6)))
+    assert set(verdicts) == {GateVerdict.NOT_LOADED}
+
+
+async def test_a_failed_batch_fails_every_attempt_with_gate_error() -> None:
+    client = create_client("redis://127.0.0.1:1/0", timeout=0.2)
+    gate = BatchingRedisIssuanceGate(client, "fcfs-t-down")
+    try:
+        results = await asyncio.gather(*(gate.try_issue(COUPON, user) for user in range(1, 4)), return_exceptions=True)
+    finally:
+        await client.aclose()
+    assert all(isinstance(result, GateError) for result in results), results

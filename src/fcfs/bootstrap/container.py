@@ -103,10 +103,11 @@ def _with_redis(client: Any, build: Any, *args: Any) -> Any:
     return None if client is None else build(client, *args)
 
 
-def _redis_gate(client: Any, prefix: str) -> Any:
+def _redis_gate(client: Any, prefix: str, batching: bool) -> Any:
+    from fcfs.adapters.redis.batching import BatchingRedisIssuanceGate
     from fcfs.adapters.redis.gate import RedisIssuanceGate
 
-    return _with_redis(client, RedisIssuanceGate, prefix)
+    return _with_redis(client, BatchingRedisIssuanceGate if batching else RedisIssuanceGate, prefix)
 
 
 def _redis_lock(client: Any, settings: Settings, *, spin: bool) -> Any:
@@ -211,7 +212,9 @@ class Container(containers.DeclarativeContainer):
     issued = providers.Singleton(TimedIssuedRepository, providers.Singleton(SqlIssuedCouponRepository, engine), metrics)
     uow = providers.Singleton(SqlUnitOfWork, engine)
     gate = providers.Singleton(
-        timed_gate, providers.Singleton(_redis_gate, redis, settings.provided.redis_prefix), metrics
+        timed_gate,
+        providers.Singleton(_redis_gate, redis, settings.provided.redis_prefix, settings.provided.gate_batching),
+        metrics,
     )
     publisher = providers.Singleton(timed_publisher, providers.Singleton(_publisher, producer, settings), metrics)
     unconfirmed = providers.Singleton(_redis_unconfirmed, redis, settings.provided.redis_prefix)

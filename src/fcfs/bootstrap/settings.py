@@ -38,6 +38,7 @@ class Settings:
     db_statement_timeout: float = 10.0
     redis_pool_size: int = 200
     redis_timeout: float = 2.0
+    gate_batching: bool = True  # attempts on one coupon in the same loop turn share one script call
     lock_wait_seconds: float = 5.0
     lock_lease_seconds: float = 5.0
     db_permits: int = 20

@@ -24,6 +24,16 @@ _VERDICTS = {
     3: GateVerdict.NOT_LOADED,
 }
 LOAD_CHUNK = 10_000
+
+
+def verdict_of(code: object) -> GateVerdict:
+    """The verdict for a script's return code (issue.lua, issue_many.lua)."""
+    try:
+        return _VERDICTS[int(code)]  # type: ignore[call-overload]
+    except (KeyError, TypeError, ValueError):
+        raise GateError(f"issue script answered {code!r}") from None
+
+
 STAGING_TTL_SECONDS = 3600  # only the scratch set expires; the live keys never do
 
 
@@ -46,10 +56,7 @@ class RedisIssuanceGate(IssuanceGate):
         keys = self._keys.coupon(coupon_id)
         with gate_errors(f"issue coupon {coupon_id} to user {user_id}"):
             code = await self._issue.run(self._client, (keys.stock, keys.users), (_user(user_id),))
-        try:
-            return _VERDICTS[int(code)]
-        except (KeyError, TypeError, ValueError):
-            raise GateError(f"issue script answered {code!r}") from None
+        return verdict_of(code)
 
     async def compensate(self, coupon_id: int, user_id: int) -> bool:
         keys = self._keys.coupon(coupon_id)
