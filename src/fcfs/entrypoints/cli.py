@@ -26,6 +26,7 @@ def serve(
     workers: int = typer.Option(1, min=1, help="Server worker processes."),
     consumer: bool = typer.Option(True, help="Also run the consumer when the embedded broker is used."),
     embedded: bool = typer.Option(True, help="Start embedded Redis/broker for unset URLs."),
+    backpressure: int = typer.Option(0, min=0, help="Requests in flight per worker (0: granian's default)."),
 ) -> None:
     """Run the HTTP API with granian (and the embedded services when no URLs are set)."""
     from granian.constants import Interfaces, Loops
@@ -49,6 +50,7 @@ def serve(
                 loop=Loops.uvloop if os.name != "nt" else Loops.auto,
                 factory=True,
                 backlog=4096,
+                backpressure=backpressure or None,
                 log_access=False,
             ).serve()
         finally:

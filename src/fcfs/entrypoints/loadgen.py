@@ -163,6 +163,7 @@ async def burst(
             result.answers.append((request, Answer(status, _code_of(body), time.perf_counter() - started, body)))
             if on_answer is not None:
                 on_answer(1)
+        await connection.close()  # an idle keep-alive connection would hold a server slot others wait for
 
     tasks = [asyncio.create_task(worker(connection)) for connection in connections]
     started = time.perf_counter()
