@@ -23,6 +23,7 @@ class MemoryDatabase:
     coupons: dict[int, Coupon] = field(default_factory=dict)
     issued: dict[tuple[int, int], IssuedCoupon] = field(default_factory=dict)
     row_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
+    inflight: dict[tuple[int, int], asyncio.Event] = field(default_factory=dict)  # uncommitted unique keys
     next_coupon_id: int = 1
     next_issued_id: int = 1
 
@@ -97,20 +98,31 @@ class MemoryIssuedCouponRepository(IssuedCouponRepository):
 
 
 class MemoryTransaction(IssuanceTransaction):
-    """Buffers writes until commit and yields between steps, so unsafe strategies really race."""
+    """Buffers writes until commit and yields between steps, so unsafe strategies really race.
+
+    Behaves as InnoDB does where the strategies depend on it: an insert whose unique key
+    another open transaction holds waits for that one to end (then sees its row or not),
+    and the conditional increment holds the coupon's row lock until commit or rollback.
+    """
 
     def __init__(self, db: MemoryDatabase) -> None:
         self._db = db
         self._writes: list[tuple[int, int, str | None]] = []
         self._bumps: dict[int, int] = {}
         self._pending_bumps: list[tuple[int, int]] = []
+        self._reserved: list[tuple[int, int]] = []
         self.held: list[asyncio.Lock] = []
+
+    async def _lock_row(self, coupon_id: int) -> None:
+        lock = self._db.row_locks.setdefault(coupon_id, asyncio.Lock())
+        if lock in self.held:
+            return
+        await lock.acquire()
+        self.held.append(lock)
 
     async def coupon(self, coupon_id: int, *, for_update: bool = False) -> Coupon | None:
         if for_update:
-            lock = self._db.row_locks.setdefault(coupon_id, asyncio.Lock())
-            await lock.acquire()
-            self.held.append(lock)
+            await self._lock_row(coupon_id)
         await asyncio.sleep(0)
         return self._db.coupons.get(coupon_id)
 
@@ -123,6 +135,7 @@ class MemoryTransaction(IssuanceTransaction):
         return (coupon_id, user_id) in self._db.issued
 
     async def reserve_slot(self, coupon_id: int) -> bool:
+        await self._lock_row(coupon_id)
         coupon = self._db.coupons.get(coupon_id)
         if coupon is None or coupon.issued_quantity >= coupon.total_quantity:
             return False
@@ -135,10 +148,24 @@ class MemoryTransaction(IssuanceTransaction):
 
     async def add_issued(self, coupon_id: int, user_id: int, event_id: str | None = None) -> IssuedCoupon | None:
         await asyncio.sleep(0)
-        if (coupon_id, user_id) in self._db.issued:
+        key = (coupon_id, user_id)
+        if key in self._reserved:
             return None
+        while key in self._db.inflight:
+            await self._db.inflight[key].wait()
+        if key in self._db.issued:
+            return None
+        self._db.inflight[key] = asyncio.Event()
+        self._reserved.append(key)
         self._writes.append((coupon_id, user_id, event_id))
         return IssuedCoupon(0, coupon_id, user_id, datetime.now(UTC), event_id)
+
+    def _release_reservations(self) -> None:
+        for key in self._reserved:
+            event = self._db.inflight.pop(key, None)
+            if event is not None:
+                event.set()
+        self._reserved.clear()
 
     async def commit(self) -> None:
         for coupon_id, user_id, event_id in self._writes:
@@ -148,6 +175,7 @@ class MemoryTransaction(IssuanceTransaction):
         self._writes.clear()
         self._pending_bumps.clear()
         self._bumps.clear()
+        self._release_reservations()
 
     def rollback(self) -> None:
         for coupon_id, amount in self._bumps.items():
@@ -156,6 +184,7 @@ class MemoryTransaction(IssuanceTransaction):
         self._writes.clear()
         self._pending_bumps.clear()
         self._bumps.clear()
+        self._release_reservations()
 
 
 class MemoryUnitOfWork(UnitOfWork):
