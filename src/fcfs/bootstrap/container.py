@@ -32,7 +32,7 @@ from fcfs.bootstrap.metered import (
 from fcfs.bootstrap.metrics import Metrics, process_metrics
 from fcfs.bootstrap.settings import Settings
 from fcfs.bootstrap.sold_out import FlagClearingDeleteCoupon, FlagClearingLoadStock, SoldOutFlags, SoldOutShortcut
-from fcfs.bootstrap.strategies import StrategyRegistry, discover
+from fcfs.bootstrap.strategies import StrategyRegistry, discover, scale_out
 from fcfs.bootstrap.timed import TimedIssuedRepository, TimedUnitOfWork, timed_gate, timed_publisher
 from fcfs.domain.services import (
     AuditCoupon,
@@ -237,7 +237,9 @@ class Container(containers.DeclarativeContainer):
         publisher=publisher,
         unconfirmed=unconfirmed,
     )
-    strategies = providers.Singleton(StrategyRegistry, strategy_factories, kit, settings.provided.strategy)
+    strategies = providers.Singleton(
+        StrategyRegistry, strategy_factories, kit, settings.provided.strategy, providers.Callable(scale_out, settings)
+    )
     windows = providers.Singleton(CouponWindows, coupons)
     sold_out = providers.Singleton(SoldOutFlags, settings.provided.sold_out_ttl_seconds)
     bulkhead = providers.Singleton(
@@ -328,7 +330,7 @@ async def open_memory_services(settings: Settings) -> AsyncIterator[Services]:
         publisher=MemoryIssuePublisher(),
         unconfirmed=MemoryUnconfirmedEvents(),
     )
-    registry = StrategyRegistry(discover(), kit, settings.strategy)
+    registry = StrategyRegistry(discover(), kit, settings.strategy, scale_out(settings))
     windows = CouponWindows(coupons)
     metrics, flags = process_metrics(), SoldOutFlags(settings.sold_out_ttl_seconds)
     bulkhead = Bulkhead("issue", settings.bulkhead_limit, settings.bulkhead_wait_seconds, bulkhead_observer(metrics))

@@ -30,7 +30,8 @@ class Settings:
     user_token_secret: str = ""
     user_token_audience: str = ""
     user_token_issuer: str = ""
-    instances: int = 1
+    instances: int = 1  # API instances sharing this Redis/DB; >1 refuses the process-local strategies
+    allow_process_local: bool = False  # run process-local strategies anyway (the lab shows them breaking)
 
     db_pool_size: int = 20
     db_max_overflow: int = 10

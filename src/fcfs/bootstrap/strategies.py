@@ -1,4 +1,4 @@
-"""Finds strategies by entry point and builds each once, refusing those the backends cannot serve."""
+"""Finds strategies by entry point and builds each once, refusing those the backends or the deployment cannot serve."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from fcfs.ports.strategy import Capability, IssueStrategy, StrategyCatalog, Stra
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from fcfs.bootstrap.settings import Settings
 
 GROUP = "fcfs.strategies"
 
@@ -29,13 +31,38 @@ def unavailable_reason(factory: StrategyFactory, capabilities: frozenset[Capabil
     return f"needs {', '.join(missing)}, which the configured backends do not provide"
 
 
-class StrategyRegistry(StrategyCatalog):
-    """Builds strategies lazily from one shared kit, so process-local locks are shared per process."""
+def scale_out(settings: Settings) -> str | None:
+    """Why process memory is not one coordination point here (None: it is, or the lab forces it).
 
-    def __init__(self, factories: dict[str, StrategyFactory], kit: StrategyKit, default: str) -> None:
+    Several API instances (`FCFS_INSTANCES` > 1) or a Redis Cluster (which only a sale bigger
+    than one machine uses) mean several processes serve one coupon, and a strategy that
+    coordinates in process memory would then over-issue. `FCFS_ALLOW_PROCESS_LOCAL` lets the
+    lab run them anyway, to show exactly that.
+    """
+    if settings.allow_process_local:
+        return None
+    causes = []
+    if settings.instances > 1:
+        causes.append(f"across {settings.instances} API instances (FCFS_INSTANCES)")
+    if settings.redis_cluster:
+        causes.append("with Redis Cluster (FCFS_REDIS_CLUSTER)")
+    return " and ".join(causes) or None
+
+
+class StrategyRegistry(StrategyCatalog):
+    """Builds strategies lazily from one shared kit, so process-local locks are shared per process.
+
+    With `scaled_out` (a reason, from `scale_out`) it refuses every strategy that is not
+    `cross_process_safe`, so a scaled-out deployment cannot run one by configuration or `?strategy=`.
+    """
+
+    def __init__(
+        self, factories: dict[str, StrategyFactory], kit: StrategyKit, default: str, scaled_out: str | None = None
+    ) -> None:
         self._factories = factories
         self._kit = kit
         self._default = default
+        self._scaled_out = scaled_out
         self._built: dict[str, IssueStrategy] = {}
 
     @property
@@ -57,5 +84,11 @@ class StrategyRegistry(StrategyCatalog):
         reason = unavailable_reason(factory, self._kit.capabilities)
         if reason is not None:
             raise StrategyUnavailable(f"strategy {name!r} {reason}")
+        if self._scaled_out and not factory.cross_process_safe:
+            raise StrategyUnavailable(
+                f"strategy {name!r} coordinates in process memory and cannot run {self._scaled_out}; "
+                "choose one that is safe across processes (`fcfs strategies`), "
+                "or set FCFS_ALLOW_PROCESS_LOCAL=true to run it anyway (the lab)"
+            )
         built = self._built[name] = factory(self._kit)
         return built

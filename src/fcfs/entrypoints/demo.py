@@ -17,7 +17,7 @@ import msgspec
 
 from fcfs.bootstrap.container import open_services
 from fcfs.bootstrap.embedded import free_port
-from fcfs.bootstrap.strategies import unavailable_reason
+from fcfs.bootstrap.strategies import scale_out, unavailable_reason
 from fcfs.entrypoints.loadgen import BurstResult, burst, issue_requests
 from fcfs.entrypoints.runtime import spawn_consumer, spawn_server, stop, wait_ready
 from fcfs.ports.strategy import Capability
@@ -48,6 +48,9 @@ def skip_reason(settings: Settings, factories: dict[str, StrategyFactory], name:
     factory = factories.get(name)
     if factory is None:
         return f"unknown strategy (known: {', '.join(sorted(factories))})"
+    refused = scale_out(settings)
+    if refused and not factory.cross_process_safe:
+        return f"process-local, refused {refused}"
     capabilities = {Capability.SQL}
     if not settings.sqlalchemy_url.startswith("sqlite"):
         capabilities.add(Capability.ROW_LOCKS)

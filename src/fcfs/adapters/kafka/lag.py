@@ -17,6 +17,9 @@ class KafkaConsumerLag(ConsumerLag):
 
     A partition the group never committed counts from its beginning offset (the consumer
     starts there: `auto_offset_reset="earliest"`); a topic that does not exist has lag 0.
+    A partition's end is the high watermark a fetch reports, not ListOffsets alone: tansu
+    answers ListOffsets with the last record batch's base offset + 1, so ten records written
+    as one batch would read as one, and reconciliation would see lag 0 while events remain.
     """
 
     def __init__(self, bootstrap_servers: str, topic: str, group_id: str, timeout: float = 10.0) -> None:
@@ -44,7 +47,7 @@ class KafkaConsumerLag(ConsumerLag):
         partitions = [TopicPartition(self._topic, p) for p in sorted(client.partitions_for_topic(self._topic) or ())]
         if not partitions:
             return 0
-        ends = await client.end_offsets(partitions)
+        ends = await self._high_watermarks(client, partitions)
         starts = await client.beginning_offsets(partitions)
         lag = 0
         for tp in partitions:
@@ -52,3 +55,15 @@ class KafkaConsumerLag(ConsumerLag):
             position = starts[tp] if committed is None else max(committed, starts[tp])
             lag += max(ends[tp] - position, 0)
         return lag
+
+    async def _high_watermarks(
+        self, client: AIOKafkaConsumer, partitions: list[TopicPartition]
+    ) -> dict[TopicPartition, int]:
+        """Fetch from the last listed offset: the answer carries the whole last batch and the true end."""
+        listed = await client.end_offsets(partitions)
+        client.assign(partitions)
+        for tp in partitions:
+            client.seek(tp, max(listed[tp] - 1, 0))
+        while any(client.highwater(tp) is None for tp in partitions):
+            await client.getmany(*partitions, timeout_ms=100)
+        return {tp: max(listed[tp], client.highwater(tp) or 0) for tp in partitions}

@@ -46,6 +46,10 @@ def create_client(
             socket_connect_timeout=timeout,
             health_check_interval=HEALTH_CHECK_INTERVAL,
             retry=Retry(NoBackoff(), 0),
+            # redis-py rebuilds its node table every 5th MOVED by closing every connection, including
+            # ones other requests are using: during a reshard that turned admitted users into errors.
+            # With 0, a MOVED only updates the slot map.
+            reinitialize_steps=0,
             decode_responses=False,
         )
     pool = BlockingConnectionPool.from_url(
