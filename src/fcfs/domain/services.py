@@ -54,10 +54,12 @@ class StockLoaded:
 
 
 class LoadStock:
-    """Puts a coupon's stock into the gate, with the users the database already holds.
+    """Puts a coupon's stock into the gate, with the users the database and the gate already hold.
 
-    Default stock is what the database has not issued yet; asking for more would let the
-    gate admit users the database cap must then refuse, so it is a conflict.
+    Default stock is what is not issued yet; asking for more would let the gate admit users
+    the database cap must then refuse, so it is a conflict. Users the gate admitted whose
+    rows do not exist yet (their events are in flight) stay admitted and keep their units:
+    dropping them would admit them twice and sell their units again (invariant 3).
     """
 
     def __init__(self, coupons: CouponRepository, issued: IssuedCouponRepository, gate: IssuanceGate | None) -> None:
@@ -69,6 +71,8 @@ class LoadStock:
         ensure_id(coupon_id, "couponId")
         coupon = require(await self._coupons.get(coupon_id), coupon_id)
         users = await self._issued.user_ids(coupon_id)
+        if self._gate is not None:
+            users |= await self._gate.users(coupon_id)
         left = max(coupon.total_quantity - len(users), 0)
         if quantity is None:
             quantity = left

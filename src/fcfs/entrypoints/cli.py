@@ -51,6 +51,7 @@ def serve(
                 factory=True,
                 backlog=4096,
                 backpressure=backpressure or None,
+                respawn_failed_workers=True,
                 log_access=False,
             ).serve()
         finally:
