@@ -15,7 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 
+from fcfs.adapters.kafka.batching import BatchingKafkaPublisher
 from fcfs.adapters.kafka.dead_letter import KafkaDeadLetterPublisher
 from fcfs.adapters.kafka.lag import KafkaConsumerLag
 from fcfs.adapters.kafka.producer import KafkaHealthCheck, KafkaIssuePublisher, open_producer
@@ -28,13 +30,19 @@ from tests.integration.kafka_support import events_for, headers_of, read_topic
 SEND_TIMEOUT = 2.0
 
 
+@pytest.fixture(params=[KafkaIssuePublisher, BatchingKafkaPublisher], ids=["one-by-one", "batching"])
+def publisher_class(request: pytest.FixtureRequest) -> type[KafkaIssuePublisher] | type[BatchingKafkaPublisher]:
+    """Both publishers keep the same promise, so every publish test runs on both."""
+    return request.param  # type: ignore[no-any-return]
+
+
 async def test_a_published_event_is_on_the_topic_as_documented_json_keyed_by_coupon_and_user(
-    kafka_bootstrap: str, topics: tuple[str, str]
+    kafka_bootstrap: str, topics: tuple[str, str], publisher_class: type[KafkaIssuePublisher]
 ) -> None:
     await ensure_topics(kafka_bootstrap, {topics[0]: 3})
     [event] = events_for(7, [42])
     async with open_producer(kafka_bootstrap, linger_ms=2, request_timeout=SEND_TIMEOUT) as producer:
-        await KafkaIssuePublisher(producer, topics[0], SEND_TIMEOUT).publish(event)
+        await publisher_class(producer, topics[0], SEND_TIMEOUT).publish(event)
 
     [record] = await read_topic(kafka_bootstrap, topics[0])
     assert record.key == b"7:42"
@@ -76,12 +84,12 @@ async def test_a_dead_letter_carries_the_original_value_and_key_and_the_three_he
 
 
 async def test_with_the_broker_stopped_publish_fails_quickly_and_certainly(
-    tansu: EmbeddedProcess, topics: tuple[str, str]
+    tansu: EmbeddedProcess, topics: tuple[str, str], publisher_class: type[KafkaIssuePublisher]
 ) -> None:
     bootstrap = f"127.0.0.1:{tansu.port}"
     await ensure_topics(bootstrap, {topics[0]: 3})
     async with open_producer(bootstrap, linger_ms=2, request_timeout=SEND_TIMEOUT) as producer:
-        publisher = KafkaIssuePublisher(producer, topics[0], SEND_TIMEOUT)
+        publisher = publisher_class(producer, topics[0], SEND_TIMEOUT)
         await publisher.publish(events_for(1, [1])[0])  # connected, metadata cached
         await asyncio.to_thread(tansu.kill)  # off the loop, which keeps serving the producer meanwhile
 
@@ -89,6 +97,28 @@ async def test_with_the_broker_stopped_publish_fails_quickly_and_certainly(
         with pytest.raises(PublishFailed):
             await publisher.publish(events_for(1, [2])[0])
         assert time.monotonic() - started < SEND_TIMEOUT
+        outcomes = await asyncio.gather(
+            *(publisher.publish(event) for event in events_for(1, range(3, 303))), return_exceptions=True
+        )
+        assert all(isinstance(outcome, PublishFailed) for outcome in outcomes), outcomes[:3]
+
+
+async def test_a_burst_published_together_lands_whole_each_event_on_its_keys_partition(
+    kafka_bootstrap: str, topics: tuple[str, str]
+) -> None:
+    """3,000 concurrent publishes through the batching publisher: every one acknowledged is on the
+    topic exactly once, on the partition the default partitioner gives its key (as `deliver` sends it)."""
+    await ensure_topics(kafka_bootstrap, {topics[0]: 3})
+    events = events_for(9, range(1, 3001))
+    async with open_producer(kafka_bootstrap, linger_ms=2, request_timeout=SEND_TIMEOUT) as producer:
+        publisher = BatchingKafkaPublisher(producer, topics[0], 10.0)
+        await asyncio.gather(*(publisher.publish(event) for event in events))
+
+    records = await read_topic(kafka_bootstrap, topics[0])
+    assert sorted(record.key for record in records) == sorted(f"9:{e.user_id}".encode() for e in events)
+    partitioner = DefaultPartitioner()
+    assert all(record.partition == partitioner(record.key, [0, 1, 2], [0, 1, 2]) for record in records)
+    assert {record.partition for record in records} == {0, 1, 2}
 
 
 async def test_a_dead_letter_publisher_with_the_broker_stopped_fails(
@@ -106,12 +136,12 @@ async def test_a_dead_letter_publisher_with_the_broker_stopped_fails(
 
 
 async def test_a_broker_that_stops_answering_after_the_hand_over_leaves_the_outcome_unknown(
-    tansu: EmbeddedProcess, topics: tuple[str, str]
+    tansu: EmbeddedProcess, topics: tuple[str, str], publisher_class: type[KafkaIssuePublisher]
 ) -> None:
     bootstrap = f"127.0.0.1:{tansu.port}"
     await ensure_topics(bootstrap, {topics[0]: 1})
     async with open_producer(bootstrap, linger_ms=2, request_timeout=SEND_TIMEOUT) as producer:
-        publisher = KafkaIssuePublisher(producer, topics[0], SEND_TIMEOUT)
+        publisher = publisher_class(producer, topics[0], SEND_TIMEOUT)
         await publisher.publish(events_for(1, [1])[0])
         os.kill(tansu.process.pid, signal.SIGSTOP)  # connections stay open; nothing answers
         try:

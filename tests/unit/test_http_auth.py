@@ -14,6 +14,8 @@ from fcfs.bootstrap.settings import Settings
 from fcfs.entrypoints.http.app import create_app
 from tests.unit.test_http_contract import assert_envelope
 
+pytestmark = pytest.mark.usefixtures("both_issue_paths")
+
 SECRET = "s" * 64  # long enough for HS512 too (the "another algorithm" case)
 ADMIN = {"Authorization": "Bearer admin-token"}
 

@@ -11,6 +11,8 @@ from fcfs.bootstrap.container import open_memory_services
 from fcfs.bootstrap.settings import Settings
 from fcfs.entrypoints.http.app import create_app
 
+pytestmark = pytest.mark.usefixtures("both_issue_paths")
+
 BIG = 2**63
 
 

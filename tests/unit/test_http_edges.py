@@ -10,6 +10,8 @@ from fcfs.bootstrap.settings import Settings
 from fcfs.entrypoints.http.app import create_app
 from tests.unit.test_http_contract import assert_envelope
 
+pytestmark = pytest.mark.usefixtures("both_issue_paths")
+
 
 @pytest.mark.parametrize(
     "window",

@@ -21,6 +21,8 @@ from fcfs.entrypoints.http.app import create_app
 from fcfs.ports.idempotency import StoredAnswer
 from tests.unit.test_http_contract import assert_envelope, make_coupon
 
+pytestmark = pytest.mark.usefixtures("both_issue_paths")
+
 
 @asynccontextmanager
 async def concurrent_client(app: Litestar, peer: str = "192.0.2.10") -> AsyncIterator[httpx.AsyncClient]:

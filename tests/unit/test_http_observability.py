@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from litestar.testing import AsyncTestClient
 from prometheus_client import CollectorRegistry
 
@@ -19,6 +20,8 @@ from fcfs.domain.errors import SystemBusy
 from fcfs.domain.issuance import GateVerdict, IssueCommand, IssueOutcome, IssueStatus
 from fcfs.entrypoints.http.app import create_app
 from tests.unit.test_http_contract import make_coupon
+
+pytestmark = pytest.mark.usefixtures("both_issue_paths")
 
 
 def sample(metrics: Metrics, name: str, **labels: str) -> float:

@@ -13,6 +13,8 @@ from fcfs.ports.rate_limit import RateLimit
 from tests.unit.test_http_contract import assert_envelope, make_coupon
 from tests.unit.test_http_idempotency import concurrent_client
 
+pytestmark = pytest.mark.usefixtures("both_issue_paths")
+
 
 def app(**overrides: object):  # noqa: ANN201
     settings = Settings(strategy="lua", rate_limit_window_seconds=60, **overrides)  # type: ignore[arg-type]

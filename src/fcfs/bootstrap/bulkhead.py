@@ -9,7 +9,7 @@ tells the rest to retry now, while stock may remain.
 from __future__ import annotations
 
 import asyncio
-from contextlib import asynccontextmanager
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,7 +17,7 @@ from fcfs.domain.errors import SystemBusy
 from fcfs.domain.services import IssueCoupon
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import Callable
 
     from fcfs.domain.issuance import IssueCommand, IssueOutcome
 
@@ -30,46 +30,83 @@ class BulkheadState:
 
 
 class Bulkhead:
-    """`observer` sees the state after every change (the container mirrors it into metrics)."""
+    """`observer` sees the state after every change (the container mirrors it into metrics).
+
+    A counter and a queue of waiters rather than `asyncio.Semaphore`: on Python 3.11
+    `Semaphore.locked()` walks every waiter, and the issue path asks it on every request.
+    A released place goes straight to the oldest waiter, so waiting is first come, first served.
+    """
 
     def __init__(
         self, name: str, limit: int, wait_seconds: float, observer: Callable[[BulkheadState], None] | None = None
     ) -> None:
         self.name = name
         self.limit = limit
-        self._semaphore = asyncio.Semaphore(limit)
+        self._free = limit
+        self._waiters: deque[asyncio.Future[None]] = deque()
         self._wait = wait_seconds
         self.state = BulkheadState()
         self._observe = observer or (lambda _: None)
 
-    @asynccontextmanager
-    async def enter(self) -> AsyncIterator[None]:
-        await self._acquire()
+    def enter(self) -> _Place:
+        """`async with bulkhead.enter():` holds a place for the block."""
+        return _Place(self)
+
+    async def acquire(self) -> None:
+        """A free place is taken at once, with no timer and no future (the common case costs nothing);
+        otherwise wait at most `wait_seconds`, then reject with `SystemBusy`."""
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+        else:
+            await self._queue()
         self.state.in_flight += 1
         self._observe(self.state)
-        try:
-            yield
-        finally:
-            self.state.in_flight -= 1
-            self._semaphore.release()
-            self._observe(self.state)
 
-    async def _acquire(self) -> None:
-        """A free place is taken at once, with no timer and no task (the common case costs nothing);
-        otherwise wait at most `wait_seconds`, then reject."""
-        if not self._semaphore.locked():
-            await self._semaphore.acquire()  # returns without suspending: a place is free
-            return
+    def release(self) -> None:
+        self.state.in_flight -= 1
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the place passes to the oldest waiter
+                break
+        else:
+            self._free += 1
+        self._observe(self.state)
+
+    async def _queue(self) -> None:
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
         self.state.waiting += 1
         self._observe(self.state)
         try:
-            await asyncio.wait_for(self._semaphore.acquire(), self._wait)
+            async with asyncio.timeout(self._wait):
+                await waiter
         except TimeoutError:
+            if waiter.done() and not waiter.cancelled():
+                return  # the place arrived as the wait ran out: it is ours
             self.state.rejected += 1
             raise SystemBusy(f"{self.name}: {self.limit} requests in flight; try again") from None
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.state.in_flight += 1  # cancelled after a place was handed over: pass it on
+                self.release()
+            raise
         finally:
             self.state.waiting -= 1
             self._observe(self.state)
+
+
+class _Place:
+    __slots__ = ("_bulkhead",)
+
+    def __init__(self, bulkhead: Bulkhead) -> None:
+        self._bulkhead = bulkhead
+
+    async def __aenter__(self) -> None:
+        await self._bulkhead.acquire()
+
+    async def __aexit__(self, *_: object) -> None:
+        self._bulkhead.release()
 
 
 class GuardedIssueCoupon(IssueCoupon):
@@ -80,5 +117,8 @@ class GuardedIssueCoupon(IssueCoupon):
         self.bulkhead = bulkhead
 
     async def execute(self, command: IssueCommand, strategy: str | None = None) -> IssueOutcome:
-        async with self.bulkhead.enter():
+        await self.bulkhead.acquire()
+        try:
             return await self._inner.execute(command, strategy)
+        finally:
+            self.bulkhead.release()

@@ -126,6 +126,10 @@ def _redis_unconfirmed(client: Any, prefix: str) -> Any:
 def _publisher(producer: Any, settings: Settings) -> Any:
     if producer is None:
         return None
+    if settings.publish_batching:
+        from fcfs.adapters.kafka.batching import BatchingKafkaPublisher
+
+        return BatchingKafkaPublisher(producer, settings.topic, settings.producer_send_timeout)
     from fcfs.adapters.kafka.producer import KafkaIssuePublisher
 
     return KafkaIssuePublisher(producer, settings.topic, settings.producer_send_timeout)

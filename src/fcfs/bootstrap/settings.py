@@ -53,6 +53,7 @@ class Settings:
     consumer_retry_max_seconds: float = 30.0
     producer_send_timeout: float = 5.0
     producer_linger_ms: int = 2
+    publish_batching: bool = True  # events published in the same loop turn go out as one batch per partition
     reconcile_grace_seconds: float = 30.0
 
     bulkhead_limit: int = 2000

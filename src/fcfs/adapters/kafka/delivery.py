@@ -91,6 +91,12 @@ async def _reachable_partition(producer: AIOKafkaProducer, topic: str, key: byte
     """The partition the default partitioner picks for `key`, once its leader is known and connected."""
     partitions = sorted(await producer.partitions_for(topic))
     partition = int(_partitioner(key, partitions, partitions))
+    await reachable_leader(producer, topic, partition)
+    return partition
+
+
+async def reachable_leader(producer: AIOKafkaProducer, topic: str, partition: int) -> None:
+    """Wait for `partition`'s leader in the metadata; `PublishFailed` when no connection to it comes up."""
     client = producer.client
     while True:
         leader = client.cluster.leader_for_partition(TopicPartition(topic, partition))
@@ -100,7 +106,6 @@ async def _reachable_partition(producer: AIOKafkaProducer, topic: str, key: byte
         await asyncio.sleep(LEADER_POLL_SECONDS)
     if not await client.ready(leader):
         raise PublishFailed(f"no connection to broker {leader}, the leader of {topic}[{partition}]")
-    return partition
 
 
 def _retrieve(delivery: asyncio.Future[object]) -> None:

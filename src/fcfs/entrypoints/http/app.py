@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TYPE_CHECKING
 
 from litestar import Litestar
 from litestar.di import Provide
@@ -17,17 +18,40 @@ from fcfs.entrypoints.http.coupons import CouponController
 from fcfs.entrypoints.http.deps import provide_services
 from fcfs.entrypoints.http.errors import EXCEPTION_HANDLERS
 from fcfs.entrypoints.http.health import health, ready
+from fcfs.entrypoints.http.issue_route import IssueRoute
 from fcfs.entrypoints.http.metrics import metrics
-from fcfs.entrypoints.http.request_context import request_context, response_hook
+from fcfs.entrypoints.http.request_context import RequestCounter, request_context, response_hook
 from fcfs.entrypoints.http.user_token import user_tokens
+
+if TYPE_CHECKING:
+    from litestar.types import LifeSpanReceive, LifeSpanScope, LifeSpanSend, Receive, Scope, Send
+
+
+class FcfsApp(Litestar):
+    """Litestar, with the issue hot path answered before routing (see `issue_route.py`)."""
+
+    issue_route: IssueRoute | None = None
+
+    async def __call__(
+        self, scope: Scope | LifeSpanScope, receive: Receive | LifeSpanReceive, send: Send | LifeSpanSend
+    ) -> None:
+        route = self.issue_route
+        if route is not None and (coupon := route.coupon_of(scope)) is not None:
+            await route(scope, receive, send, coupon)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
     settings: Settings | None = None,
     *,
     services: AbstractAsyncContextManager[Services] | None = None,
-) -> Litestar:
+    fast_issue: bool = True,
+) -> FcfsApp:
     """Build the app; `services` replaces the container (tests pass in-memory ones).
+
+    `fast_issue=False` sends issue requests through the Litestar handler too (tests run the
+    HTTP contract both ways).
 
     Bad security settings (a short token secret, a malformed trusted-proxy list) fail here, at start-up.
     """
@@ -39,23 +63,32 @@ def create_app(
     user_tokens(settings)
     trusted_proxies(settings.trusted_proxies)
 
+    counter = RequestCounter(process_metrics())
+    issue_route = IssueRoute(settings.max_body_bytes, counter) if fast_issue else None
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         try:
             async with services or open_services(settings) as opened:
                 app.state.services = opened
+                if issue_route is not None:
+                    issue_route.services = opened
                 yield
         finally:
+            if issue_route is not None:
+                issue_route.services = None
             forget_this_process()
 
-    return Litestar(
+    app = FcfsApp(
         route_handlers=[CouponController, health, ready, metrics],
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_context],
-        before_send=[response_hook(process_metrics())],
+        before_send=[response_hook(counter)],
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(title="fcfs", version="0.1.0", path="/schema"),
         debug=False,
     )
+    app.issue_route = issue_route
+    return app

@@ -13,18 +13,18 @@ from fcfs.domain.errors import Unauthorized
 AnyRequest = Request[Any, Any, State]
 
 
-def require_admin(request: AnyRequest, token: str) -> None:
+def bearer_matches(authorization: str, token: str) -> bool:
+    """True when no token is configured, or the `Authorization` value is `Bearer <token>`."""
     if not token:
-        return
-    given = request.headers.get("authorization", "")
-    scheme, _, value = given.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), token.encode()):
+        return True
+    scheme, _, value = authorization.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(value.encode(), token.encode())
+
+
+def require_admin(request: AnyRequest, token: str) -> None:
+    if not bearer_matches(request.headers.get("authorization", ""), token):
         raise Unauthorized("admin token required")
 
 
 def is_admin(request: AnyRequest, token: str) -> bool:
-    try:
-        require_admin(request, token)
-    except Unauthorized:
-        return False
-    return True
+    return bearer_matches(request.headers.get("authorization", ""), token)

@@ -8,9 +8,9 @@ from litestar import Controller, Response, delete, get, post
 from litestar.params import Parameter
 
 from fcfs.domain.coupon import NewCoupon, ValidityWindow
-from fcfs.domain.errors import Code, Forbidden, InvalidInput
-from fcfs.domain.issuance import IssueCommand, IssueOutcome, IssueStatus
-from fcfs.entrypoints.http.auth import AnyRequest, is_admin, require_admin
+from fcfs.domain.errors import Code, InvalidInput
+from fcfs.domain.issuance import IssueStatus
+from fcfs.entrypoints.http.auth import AnyRequest, require_admin
 from fcfs.entrypoints.http.deps import ServicesDep
 from fcfs.entrypoints.http.dto import (
     ID_PATTERN,
@@ -21,11 +21,10 @@ from fcfs.entrypoints.http.dto import (
     decode,
     parse_id,
 )
-from fcfs.entrypoints.http.envelope import envelope
-from fcfs.entrypoints.http.idempotency import KEY_PATTERN, MAX_KEY_LENGTH, answer_once, checked_key, raw_header
+from fcfs.entrypoints.http.envelope import as_response, envelope
+from fcfs.entrypoints.http.idempotency import KEY_PATTERN, MAX_KEY_LENGTH
+from fcfs.entrypoints.http.issue import IssueRequest, answer_issue
 from fcfs.entrypoints.http.openapi import documented, header
-from fcfs.entrypoints.http.rate_limits import enforce_rate_limits
-from fcfs.entrypoints.http.user_token import issuing_user, user_tokens
 
 CouponIdParam = Parameter(pattern=ID_PATTERN, description="Coupon id, 1 … 2^63−1")
 UserIdParam = Parameter(pattern=ID_PATTERN, description="User id, 1 … 2^63−1")
@@ -52,16 +51,6 @@ def _utc(moment: datetime | None, what: str) -> datetime | None:
     if not EARLIEST <= moment <= LATEST:
         raise InvalidInput(f"{what} must be between {EARLIEST.isoformat()} and {LATEST.isoformat()}")
     return moment
-
-
-def outcome_json(outcome: IssueOutcome) -> dict[str, object]:
-    return {
-        "couponId": outcome.coupon_id,
-        "userId": outcome.user_id,
-        "status": outcome.status.value,
-        "issuedId": outcome.issued_id,
-        "eventId": outcome.event_id,
-    }
 
 
 class CouponController(Controller):
@@ -121,24 +110,9 @@ class CouponController(Controller):
         coupon_id: str = CouponIdParam,
         strategy: str | None = Parameter(default=None, max_length=64),
     ) -> Response[bytes]:
-        """Checks, cheapest first: input, admin for `?strategy=`, user token, rate limits, then one attempt."""
-        coupon = parse_id(coupon_id, "couponId")
-        settings = services.settings
-        if strategy is not None and not is_admin(request, settings.admin_token):
-            raise Forbidden("choosing a strategy per request needs the admin token")
-        key = checked_key(raw_header(request, b"idempotency-key"))
-        subject = user_tokens(settings).subject(request)
-        body = decode(await request.body(), IssueBody, empty_ok=subject is not None)
-        user = issuing_user(subject, body.user_id)
-        await enforce_rate_limits(request, services, coupon, user)
-
-        async def attempt() -> Response[bytes]:
-            outcome = await services.issue_coupon.execute(IssueCommand(coupon, user), strategy)
-            return envelope(outcome.status.code, outcome_json(outcome))
-
-        if key is None:
-            return await attempt()
-        return await answer_once(services.idempotency, coupon, user, key, attempt, settings.idempotency_wait_seconds)
+        """Served by the fast route (`issue_route.py`) unless a query string is given; same behaviour."""
+        parts = IssueRequest.from_scope(request.scope, coupon_id, await request.body(), strategy)
+        return as_response(await answer_issue(services, parts))
 
     @get("/{coupon_id:str}/issued/{user_id:str}", operation_class=documented((200, 400, 404, 500)))
     async def user_state(

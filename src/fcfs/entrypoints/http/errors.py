@@ -9,7 +9,7 @@ from litestar.types import ExceptionHandlersMap
 
 from fcfs.domain.errors import Code, FcfsError, RateLimited
 from fcfs.entrypoints.http.auth import AnyRequest
-from fcfs.entrypoints.http.envelope import envelope
+from fcfs.entrypoints.http.envelope import Answer, answer, as_response, envelope
 
 log = structlog.get_logger("fcfs.http")
 
@@ -25,13 +25,22 @@ _BY_STATUS = {
 }
 
 
-def domain_response(exc: FcfsError) -> Response[bytes]:
+def domain_answer(exc: FcfsError) -> Answer:
     """The envelope for a domain error; also what an idempotent attempt stores for its key."""
     if exc.code.http_status >= 500:
         log.warning("request failed", code=exc.code.code, detail=exc.detail)
     if isinstance(exc, RateLimited):
-        return envelope(exc.code, message=exc.detail, **{"Retry-After": str(exc.retry_after_seconds)})
-    return envelope(exc.code, message=exc.detail)
+        return answer(exc.code, message=exc.detail, **{"Retry-After": str(exc.retry_after_seconds)})
+    return answer(exc.code, message=exc.detail)
+
+
+def unexpected_answer(exc: BaseException) -> Answer:
+    log.exception("unhandled error", exc_info=exc)
+    return answer(Code.INTERNAL)
+
+
+def domain_response(exc: FcfsError) -> Response[bytes]:
+    return as_response(domain_answer(exc))
 
 
 def _domain(_: AnyRequest, exc: FcfsError) -> Response[bytes]:
@@ -51,8 +60,7 @@ def _http(_: AnyRequest, exc: HTTPException) -> Response[bytes]:
 
 
 def _unexpected(_: AnyRequest, exc: Exception) -> Response[bytes]:
-    log.exception("unhandled error", exc_info=exc)
-    return envelope(Code.INTERNAL)
+    return as_response(unexpected_answer(exc))
 
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {

@@ -16,11 +16,10 @@ import time
 from collections.abc import Awaitable, Callable
 
 import structlog
-from litestar import Response
 
 from fcfs.domain.errors import FcfsError, InvalidInput, WaitTimedOut
-from fcfs.entrypoints.http.auth import AnyRequest
-from fcfs.entrypoints.http.errors import domain_response
+from fcfs.entrypoints.http.envelope import Answer
+from fcfs.entrypoints.http.errors import domain_answer
 from fcfs.ports.idempotency import IdempotencyStore, StoredAnswer
 
 MAX_KEY_LENGTH = 128
@@ -29,15 +28,7 @@ _NOT_DECIDED = {408, 429}
 _FIRST_POLL, _MAX_POLL = 0.005, 0.05
 
 log = structlog.get_logger("fcfs.http.idempotency")
-Attempt = Callable[[], Awaitable[Response[bytes]]]
-
-
-def raw_header(request: AnyRequest, name: bytes) -> str | None:
-    """One header straight from the ASGI scope (lower-case `name`), without parsing them all."""
-    for key, value in request.scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
+Attempt = Callable[[], Awaitable[Answer]]
 
 
 def checked_key(raw: str | None) -> str | None:
@@ -51,7 +42,7 @@ def checked_key(raw: str | None) -> str | None:
 
 async def answer_once(
     store: IdempotencyStore, coupon_id: int, user_id: int, key: str, attempt: Attempt, wait_seconds: float
-) -> Response[bytes]:
+) -> Answer:
     deadline = time.monotonic() + wait_seconds
     delay = _FIRST_POLL
     while True:
@@ -66,32 +57,23 @@ async def answer_once(
         delay = min(delay * 2, _MAX_POLL)
 
 
-async def _attempt(
-    store: IdempotencyStore, scope: tuple[int, int, str], token: str, attempt: Attempt
-) -> Response[bytes]:
+async def _attempt(store: IdempotencyStore, scope: tuple[int, int, str], token: str, attempt: Attempt) -> Answer:
     try:
-        response = await attempt()
+        answered = await attempt()
     except FcfsError as error:
-        response = domain_response(error)
+        answered = domain_answer(error)
     except BaseException:
         with contextlib.suppress(Exception):
             await store.settle(*scope, token, None)
         raise
-    status = response.status_code or 200
-    decided = status < 500 and status not in _NOT_DECIDED
-    body = bytes(response.content)
+    decided = answered.status < 500 and answered.status not in _NOT_DECIDED
     try:
-        await store.settle(*scope, token, StoredAnswer(status, body) if decided else None)
+        await store.settle(*scope, token, StoredAnswer(answered.status, answered.body) if decided else None)
     except FcfsError as error:
         # The answer stands; a retry after the pending TTL attempts again and is answered from the gate.
         log.warning("idempotency_answer_not_stored", error=error.detail)
-    return response
+    return answered
 
 
-def _replay(answer: StoredAnswer) -> Response[bytes]:
-    return Response(
-        content=answer.body,
-        status_code=answer.status,
-        media_type="application/json",
-        headers={"Idempotent-Replayed": "true"},
-    )
+def _replay(stored: StoredAnswer) -> Answer:
+    return Answer(stored.status, stored.body, {"Idempotent-Replayed": "true"})

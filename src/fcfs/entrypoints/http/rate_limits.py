@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import math
 
+from fcfs.bootstrap.container import Services
 from fcfs.domain.errors import RateLimited
-from fcfs.entrypoints.http.auth import AnyRequest
 from fcfs.entrypoints.http.client_ip import trusted_proxies
-from fcfs.entrypoints.http.deps import ServicesDep
 from fcfs.ports.rate_limit import RateLimit
 
 
-async def enforce_rate_limits(request: AnyRequest, services: ServicesDep, coupon_id: int, user_id: int) -> None:
+async def enforce_rate_limits(
+    services: Services, coupon_id: int, user_id: int, peer: str | None, forwarded_for: list[str]
+) -> None:
     limiter = services.rate_limiter
     if limiter is None:
         return
@@ -24,8 +25,7 @@ async def enforce_rate_limits(request: AnyRequest, services: ServicesDep, coupon
     if settings.rate_limit_per_user > 0:
         limits.append(RateLimit(f"u:{user_id}", settings.rate_limit_per_user))
     if settings.rate_limit_per_ip > 0:
-        peer = request.client.host if request.client else None
-        address = trusted_proxies(settings.trusted_proxies).client(peer, request.headers.getall("x-forwarded-for", []))
+        address = trusted_proxies(settings.trusted_proxies).client(peer, forwarded_for)
         limits.append(RateLimit(f"ip:{address}", settings.rate_limit_per_ip))
     wait = await limiter.hit(coupon_id, limits)
     if wait > 0:

@@ -71,18 +71,26 @@ def request_context(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
-def response_hook(metrics: Metrics) -> Any:
-    counters: dict[tuple[str, str, int], Any] = {}
+class RequestCounter:
+    """`fcfs_http_requests_total{method,route,status}`, one labelled child kept per combination seen."""
 
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+        self._children: dict[tuple[str, str, int], Any] = {}
+
+    def count(self, method: str, route: str, status: int) -> None:
+        key = (method if method in _METHODS else "other", route, status)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self._metrics.http_requests.labels(key[0], key[1], str(status))
+        child.inc()
+
+
+def response_hook(counter: RequestCounter) -> Any:
     async def before_send(message: Message, scope: Scope) -> None:
         if message["type"] != "http.response.start":
             return
         message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id(scope).encode())]
-        method = scope.get("method", "")
-        key = (method if method in _METHODS else "other", scope.get("path_template") or "unmatched", message["status"])
-        counter = counters.get(key)
-        if counter is None:
-            counter = counters[key] = metrics.http_requests.labels(key[0], key[1], str(key[2]))
-        counter.inc()
+        counter.count(str(scope.get("method", "")), scope.get("path_template") or "unmatched", message["status"])
 
     return before_send

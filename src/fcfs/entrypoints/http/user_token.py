@@ -37,9 +37,13 @@ class UserTokens:
 
     def subject(self, request: AnyRequest) -> int | None:
         """The user id the request's bearer token names; None when tokens are not required."""
+        return self.subject_of(request.headers.get("authorization", "")) if self.secret else None
+
+    def subject_of(self, authorization: str) -> int | None:
+        """The user id an `Authorization` header value names; None when tokens are not required."""
         if not self.secret:
             return None
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("a user token is required")
         required = ["exp", "sub"] + (["aud"] if self.audience else []) + (["iss"] if self.issuer else [])

@@ -1,0 +1,89 @@
+"""The issue endpoint's whole behaviour, from the request's raw parts to the envelope.
+
+Both ways in call it: the fast route (`issue_route.py`, straight from ASGI messages) and
+the Litestar handler (`coupons.py`, which the OpenAPI schema documents and which serves
+the rare request with a query string). One function, so the two cannot drift apart.
+Checks run cheapest first: input, admin for `?strategy=`, user token, rate limits, then
+one attempt (or its stored answer, with an `Idempotency-Key`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fcfs.domain.errors import Forbidden
+from fcfs.domain.issuance import IssueCommand, IssueOutcome
+from fcfs.entrypoints.http.auth import bearer_matches
+from fcfs.entrypoints.http.dto import IssueBody, decode, parse_id
+from fcfs.entrypoints.http.envelope import Answer, answer
+from fcfs.entrypoints.http.idempotency import answer_once, checked_key
+from fcfs.entrypoints.http.rate_limits import enforce_rate_limits
+from fcfs.entrypoints.http.user_token import issuing_user, user_tokens
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from fcfs.bootstrap.container import Services
+
+
+@dataclass(frozen=True, slots=True)
+class IssueRequest:
+    coupon: str  # the raw path segment
+    body: bytes
+    authorization: str = ""
+    idempotency_key: str | None = None
+    peer: str | None = None
+    forwarded_for: tuple[str, ...] = ()
+    strategy: str | None = None
+
+    @classmethod
+    def from_scope(cls, scope: Any, coupon: str, body: bytes, strategy: str | None = None) -> IssueRequest:
+        """One pass over the raw headers; the first `Authorization` / `Idempotency-Key` counts."""
+        authorization: str | None = None
+        key: str | None = None
+        forwarded: list[str] = []
+        headers: Iterable[tuple[bytes, bytes]] = scope["headers"]
+        for name, value in headers:
+            if name == b"authorization":
+                if authorization is None:
+                    authorization = value.decode("latin-1")
+            elif name == b"idempotency-key":
+                if key is None:
+                    key = value.decode("latin-1")
+            elif name == b"x-forwarded-for":
+                forwarded.append(value.decode("latin-1"))
+        client = scope.get("client")
+        peer = str(client[0]) if client else None
+        return cls(coupon, body, authorization or "", key, peer, tuple(forwarded), strategy)
+
+
+def outcome_json(outcome: IssueOutcome) -> dict[str, object]:
+    return {
+        "couponId": outcome.coupon_id,
+        "userId": outcome.user_id,
+        "status": outcome.status.value,
+        "issuedId": outcome.issued_id,
+        "eventId": outcome.event_id,
+    }
+
+
+async def answer_issue(services: Services, request: IssueRequest) -> Answer:
+    """The envelope for one issue request; a refusal raises the `FcfsError` that names it."""
+    coupon = parse_id(request.coupon, "couponId")
+    settings = services.settings
+    if request.strategy is not None and not bearer_matches(request.authorization, settings.admin_token):
+        raise Forbidden("choosing a strategy per request needs the admin token")
+    key = checked_key(request.idempotency_key)
+    subject = user_tokens(settings).subject_of(request.authorization)
+    body = decode(request.body, IssueBody, empty_ok=subject is not None)
+    user = issuing_user(subject, body.user_id)
+    await enforce_rate_limits(services, coupon, user, request.peer, list(request.forwarded_for))
+
+    async def attempt() -> Answer:
+        outcome = await services.issue_coupon.execute(IssueCommand(coupon, user), request.strategy)
+        return answer(outcome.status.code, outcome_json(outcome))
+
+    if key is None:
+        return await attempt()
+    return await answer_once(services.idempotency, coupon, user, key, attempt, settings.idempotency_wait_seconds)
