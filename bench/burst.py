@@ -7,13 +7,12 @@ Raises the open-file limit for itself; the server's backlog is 4096 (`fcfs serve
 from __future__ import annotations
 
 import argparse
-import asyncio
 import resource
 from pathlib import Path
 
 from bench.harness import fcfs_server, make_coupon, services
 from fcfs.entrypoints.demo import user_order
-from fcfs.entrypoints.loadgen import burst, issue_requests
+from fcfs.entrypoints.loadgen import burst, issue_requests, run
 
 
 def main() -> None:
@@ -28,7 +27,7 @@ def main() -> None:
     with services() as settings, fcfs_server(args.workers, Path(settings.data_dir), args.strategy) as base:
         coupon = make_coupon(base, args.stock, settings)
         order = user_order(args.connections, 0)
-        result = asyncio.run(burst(base, issue_requests(coupon, order), concurrency=args.connections))
+        result = run(burst(base, issue_requests(coupon, order), concurrency=args.connections))
     summary = result.summary()
     business = {"200", "202", "C002", "C003"}
     other = {code: n for code, n in result.by_code.items() if code not in business}

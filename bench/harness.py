@@ -138,13 +138,12 @@ def drive(base: str, path: str, *, seconds: int, connections: int, offset: int =
         non2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)) else 0
         errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
         return Load(rps, p50, p99, non2xx, errors, "wrk")
-    import asyncio
 
-    from fcfs.entrypoints.loadgen import Request, burst
+    from fcfs.entrypoints.loadgen import Request, burst, run
 
     total = seconds * 3000
     requests = [Request("POST", path, b'{"userId":%d}' % (offset + i + 1)) for i in range(total)]
-    result = asyncio.run(burst(base, requests, concurrency=connections))
+    result = run(burst(base, requests, concurrency=connections))
     non2xx = sum(n for status, n in result.by_status.items() if status >= 300)
     return Load(result.throughput, result.percentile(0.5) * 1000, result.percentile(0.99) * 1000, non2xx,
                 sum(result.transport_errors.values()), "fcfs loadgen")  # fmt: skip

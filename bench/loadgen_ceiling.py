@@ -7,14 +7,13 @@ server for comparison. Run: .venv/bin/python -m bench.loadgen_ceiling [--request
 from __future__ import annotations
 
 import argparse
-import asyncio
 import resource
 import tempfile
 import time
 from pathlib import Path
 
 from bench.harness import drive, echo_server
-from fcfs.entrypoints.loadgen import Request, burst
+from fcfs.entrypoints.loadgen import Request, burst, run
 
 
 def cpu_seconds() -> float:
@@ -33,7 +32,7 @@ def main() -> None:
     with echo_server(args.workers, Path(tempfile.mkdtemp(prefix="fcfs-bench-"))) as base:
         wrk = drive(base, path, seconds=5, connections=args.connections)
         started_cpu, started = cpu_seconds(), time.perf_counter()
-        result = asyncio.run(burst(base, requests, concurrency=args.connections))
+        result = run(burst(base, requests, concurrency=args.connections))
         cpu, wall = cpu_seconds() - started_cpu, time.perf_counter() - started
     per_request_us = cpu / len(result.answers) * 1e6
     print(

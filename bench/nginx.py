@@ -19,7 +19,7 @@ from bench.harness import fcfs_server, make_coupon, services
 from fcfs.bootstrap.container import open_services
 from fcfs.bootstrap.embedded import free_port, wait_for_port
 from fcfs.entrypoints.demo import granted_users, user_order
-from fcfs.entrypoints.loadgen import BurstResult, burst, issue_requests
+from fcfs.entrypoints.loadgen import BurstResult, burst, issue_requests, run
 from fcfs.entrypoints.runtime import spawn_consumer, stop
 
 CONF = """
@@ -82,7 +82,7 @@ def main() -> None:
         order = user_order(args.users, args.users // 10)
 
         coupon = make_coupon(through, args.stock, settings)
-        via_nginx = asyncio.run(burst(through, issue_requests(coupon, order), concurrency=args.concurrency))
+        via_nginx = run(burst(through, issue_requests(coupon, order), concurrency=args.concurrency))
         print(
             f"through nginx (2 instances): {via_nginx.throughput:,.0f} req/s, p99 {via_nginx.percentile(0.99) * 1000:.0f} ms,"
             f" codes {dict(via_nginx.by_code)}; {asyncio.run(audit(settings, coupon, via_nginx))}"
@@ -98,7 +98,7 @@ def main() -> None:
             )
 
         started = time.perf_counter()
-        left, right = asyncio.run(both())
+        left, right = run(both())
         elapsed = time.perf_counter() - started
         direct = BurstResult(left.answers + right.answers, left.transport_errors + right.transport_errors, elapsed)
         print(

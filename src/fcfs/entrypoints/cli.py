@@ -160,12 +160,12 @@ def loadtest(
 ) -> None:
     """Burst tool: open CONCURRENCY connections, release all users at once, report codes and latency."""
     from fcfs.entrypoints.demo import user_order
-    from fcfs.entrypoints.loadgen import burst, issue_requests
+    from fcfs.entrypoints.loadgen import burst, issue_requests, run
 
     order = [first_user - 1 + user for user in user_order(users, repeat_users)]
     with _progress() as progress:
         task = progress.add_task("requests", total=len(order))
-        result = asyncio.run(
+        result = run(
             burst(
                 url,
                 issue_requests(coupon, order),

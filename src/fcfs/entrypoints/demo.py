@@ -18,7 +18,7 @@ import msgspec
 from fcfs.bootstrap.container import open_services
 from fcfs.bootstrap.embedded import free_port
 from fcfs.bootstrap.strategies import scale_out, unavailable_reason
-from fcfs.entrypoints.loadgen import BurstResult, burst, issue_requests
+from fcfs.entrypoints.loadgen import BurstResult, burst, issue_requests, run
 from fcfs.entrypoints.runtime import spawn_consumer, spawn_server, stop, wait_ready
 from fcfs.ports.strategy import Capability
 
@@ -144,7 +144,7 @@ def run_scenario(
     try:
         wait_ready(base_url, server)
         coupon_id = create_loaded_coupon(base_url, settings, scenario.stock, f"demo {scenario.strategy}")
-        result = asyncio.run(run_burst(base_url, coupon_id, scenario, progress))
+        result = run(run_burst(base_url, coupon_id, scenario, progress))
         granted = granted_users(result)
         audit, drain = asyncio.run(audit_after_drain(settings, coupon_id, granted, timeout=60.0))
         return summarize(scenario, result, audit, drain) | {"couponId": coupon_id}

@@ -7,17 +7,18 @@ its own cost per request far below the server's, so it measures the server, not 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import msgspec
 
+T = TypeVar("T")
+
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Coroutine, Iterable
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,14 @@ class Request:
     path: str
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
+
+    def wire(self, host: str, port: int) -> bytes:
+        """The request as HTTP/1.1 bytes (built per send: a burst sends each request once)."""
+        head = [f"{self.method} {self.path} HTTP/1.1", f"Host: {host}:{port}"]
+        head += [f"{name}: {value}" for name, value in self.headers]
+        if self.body or self.method in {"POST", "PUT", "PATCH"}:
+            head += ["Content-Type: application/json", f"Content-Length: {len(self.body)}"]
+        return ("\r\n".join(head) + "\r\n\r\n").encode() + self.body
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,59 +85,107 @@ class BurstResult:
         }
 
 
-class _Connection:
+class ConnectionClosed(Exception):
+    """The server closed the connection before a whole response arrived."""
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection as a protocol: no stream reader, the response is parsed from the
+    bytes as they arrive, so the cost per request is a write, one buffer scan and a future."""
+
     def __init__(self, host: str, port: int) -> None:
         self.host = host
         self.port = port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
+        self._transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self._waiter: asyncio.Future[tuple[int, bytes]] | None = None
+        self._head_end = -1
+        self._status = 0
+        self._length = 0
+        self._close_after = False
 
     async def open(self) -> None:
-        self.reader, self.writer = await asyncio.open_connection(self.host, self.port, limit=1 << 20)
+        await asyncio.get_running_loop().create_connection(lambda: self, self.host, self.port)
 
-    async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            with contextlib.suppress(OSError):
-                await self.writer.wait_closed()
-            self.reader = self.writer = None
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast("asyncio.Transport", transport)  # uvloop's is not an asyncio.Transport subclass
 
-    async def send(self, request: Request) -> tuple[int, bytes]:
-        if self.writer is None or self.reader is None:
-            await self.open()
-        assert self.writer is not None
-        assert self.reader is not None
-        head = [f"{request.method} {request.path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
-        head += [f"{name}: {value}" for name, value in request.headers]
-        if request.body or request.method in {"POST", "PUT", "PATCH"}:
-            head += ["Content-Type: application/json", f"Content-Length: {len(request.body)}"]
-        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + request.body)
-        status_line = await self.reader.readuntil(b"\r\n")
-        status = int(status_line.split(b" ", 2)[1])
-        length = 0
-        close = False
-        while True:
-            line = await self.reader.readuntil(b"\r\n")
-            if line == b"\r\n":
-                break
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(exc or ConnectionClosed("connection closed before the response"))
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        if self._waiter is None or self._waiter.done():
+            return
+        if self._head_end < 0:
+            self._head_end = self._buffer.find(b"\r\n\r\n")
+            if self._head_end < 0:
+                return
+            self._read_head(bytes(self._buffer[: self._head_end]))
+        start = self._head_end + 4
+        if len(self._buffer) < start + self._length:
+            return
+        body = bytes(self._buffer[start : start + self._length])
+        del self._buffer[: start + self._length]
+        self._head_end = -1
+        self._waiter.set_result((self._status, body))
+        if self._close_after and self._transport is not None:
+            self._transport.close()
+
+    def _read_head(self, head: bytes) -> None:
+        lines = head.split(b"\r\n")
+        self._status = int(lines[0].split(b" ", 2)[1])
+        self._length = 0
+        self._close_after = False
+        for line in lines[1:]:
             name, _, value = line.partition(b":")
             lowered = name.strip().lower()
             if lowered == b"content-length":
-                length = int(value.strip())
+                self._length = int(value.strip())
             elif lowered == b"connection" and value.strip().lower() == b"close":
-                close = True
-        body = await self.reader.readexactly(length) if length else b""
-        if close:
-            await self.close()
-        return status, body
+                self._close_after = True
+
+    def expire(self) -> None:
+        """The request in flight ran out of time: fail it and drop the connection."""
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(TimeoutError("no response within the timeout"))
+        if self._transport is not None:
+            self._transport.abort()
+            self._transport = None
+
+    async def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+    async def send(self, request: Request) -> tuple[int, bytes]:
+        if self._transport is None or self._transport.is_closing():
+            self._buffer.clear()
+            self._head_end = -1
+            await self.open()
+        assert self._transport is not None
+        self._waiter = asyncio.get_running_loop().create_future()
+        self._transport.write(request.wire(self.host, self.port))
+        return await self._waiter
+
+
+class _Coded(msgspec.Struct):
+    code: object = "?"
+
+
+_code_decoder = msgspec.json.Decoder(_Coded)
 
 
 def _code_of(body: bytes) -> str:
+    """The envelope's `code`, reading nothing else; "?" for JSON without one, "non-json" otherwise."""
     try:
-        decoded = msgspec.json.decode(body)
+        return str(_code_decoder.decode(body).code)
+    except msgspec.ValidationError:
+        return "?"
     except msgspec.DecodeError:
         return "non-json"
-    return str(decoded.get("code", "?")) if isinstance(decoded, dict) else "?"
 
 
 async def burst(
@@ -148,19 +205,24 @@ async def burst(
     connections = [_Connection(host, port) for _ in range(min(concurrency, len(queue)) or 1)]
     await asyncio.gather(*(connection.open() for connection in connections), return_exceptions=True)
     start_gate = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    clock = time.perf_counter
 
     async def worker(connection: _Connection) -> None:
         await start_gate.wait()
         while queue:
             request = queue.pop()
-            started = time.perf_counter()
+            started = clock()
+            timer = loop.call_later(timeout, connection.expire)
             try:
-                status, body = await asyncio.wait_for(connection.send(request), timeout)
-            except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError, IndexError) as exc:
+                status, body = await connection.send(request)
+            except (OSError, ConnectionClosed, TimeoutError, ValueError, IndexError) as exc:
                 result.transport_errors[type(exc).__name__] += 1
                 await connection.close()
                 continue
-            result.answers.append((request, Answer(status, _code_of(body), time.perf_counter() - started, body)))
+            finally:
+                timer.cancel()
+            result.answers.append((request, Answer(status, _code_of(body), clock() - started, body)))
             if on_answer is not None:
                 on_answer(1)
         await connection.close()  # an idle keep-alive connection would hold a server slot others wait for
@@ -172,6 +234,15 @@ async def burst(
     result.elapsed = time.perf_counter() - started
     await asyncio.gather(*(connection.close() for connection in connections))
     return result
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run`, on uvloop where it is installed: the load generator must outrun the server."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - Windows
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 def issue_requests(
