@@ -156,21 +156,32 @@ def loadtest(
     repeat_users: int = typer.Option(0, min=0),
     concurrency: int = typer.Option(1_000, min=1),
     first_user: int = typer.Option(1, min=1, help="Users are FIRST_USER … FIRST_USER+USERS−1."),
+    ramp: float = typer.Option(0.0, min=0.0, help="Start the connections over this many seconds (0: all at once)."),
+    token_secret: str = typer.Option(
+        "", envvar="FCFS_USER_TOKEN_SECRET", help="Sign a user token per request (servers that require them)."
+    ),
+    token_audience: str = typer.Option("", envvar="FCFS_USER_TOKEN_AUDIENCE"),
+    token_issuer: str = typer.Option("", envvar="FCFS_USER_TOKEN_ISSUER"),
+    timeout: float = typer.Option(30.0, min=0.001, help="Seconds one request may take (then a transport error)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Burst tool: open CONCURRENCY connections, release all users at once, report codes and latency."""
     from fcfs.entrypoints.demo import user_order
-    from fcfs.entrypoints.loadgen import burst, issue_requests, run
+    from fcfs.entrypoints.loadgen import burst, issue_requests, run, user_token_signer
 
     order = [first_user - 1 + user for user in user_order(users, repeat_users)]
+    signer = user_token_signer(token_secret, audience=token_audience, issuer=token_issuer) if token_secret else None
+    requests = issue_requests(coupon, order, token=signer)
     with _progress() as progress:
         task = progress.add_task("requests", total=len(order))
         result = run(
             burst(
                 url,
-                issue_requests(coupon, order),
+                requests,
                 concurrency=concurrency,
                 on_answer=lambda n: progress.advance(task, n),
+                timeout=timeout,
+                ramp=ramp,
             )
         )
     summary = result.summary()

@@ -195,8 +195,14 @@ async def burst(
     concurrency: int,
     on_answer: Callable[[int], None] | None = None,
     timeout: float = 30.0,
+    ramp: float = 0.0,
 ) -> BurstResult:
-    """Open `concurrency` connections, then send every request as fast as they allow."""
+    """Open `concurrency` connections, then send every request as fast as they allow.
+
+    Every connection is open before the first request goes: the barrier is the first-come
+    moment. With `ramp` > 0 request i is not sent before `ramp × i / len(requests)` seconds
+    after it: users arriving spread over the ramp instead of all at once.
+    """
     parts = urlsplit(base_url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     queue: list[Request] = list(requests)
@@ -208,10 +214,16 @@ async def burst(
     loop = asyncio.get_running_loop()
     clock = time.perf_counter
 
+    total = len(queue)
+
     async def worker(connection: _Connection) -> None:
         await start_gate.wait()
         while queue:
             request = queue.pop()
+            if ramp > 0:
+                due = opened + ramp * (total - len(queue) - 1) / total
+                if (wait := due - clock()) > 0:
+                    await asyncio.sleep(wait)
             started = clock()
             timer = loop.call_later(timeout, connection.expire)
             try:
@@ -228,7 +240,7 @@ async def burst(
         await connection.close()  # an idle keep-alive connection would hold a server slot others wait for
 
     tasks = [asyncio.create_task(worker(connection)) for connection in connections]
-    started = time.perf_counter()
+    started = opened = time.perf_counter()
     start_gate.set()
     await asyncio.gather(*tasks)
     result.elapsed = time.perf_counter() - started
@@ -246,7 +258,34 @@ def run(main: Coroutine[Any, Any, T]) -> T:
 
 
 def issue_requests(
-    coupon_id: int, user_ids: Iterable[int], *, headers: tuple[tuple[str, str], ...] = (), query: str = ""
+    coupon_id: int,
+    user_ids: Iterable[int],
+    *,
+    headers: tuple[tuple[str, str], ...] = (),
+    query: str = "",
+    token: Callable[[int], str] | None = None,
 ) -> list[Request]:
+    """One issue request per user id; with `token`, each carries `Authorization: Bearer token(user)`."""
     path = f"/api/v1/coupons/{coupon_id}/issue{query}"
-    return [Request("POST", path, b'{"userId":%d}' % user_id, headers) for user_id in user_ids]
+    if token is None:
+        return [Request("POST", path, b'{"userId":%d}' % user_id, headers) for user_id in user_ids]
+    return [
+        Request("POST", path, b'{"userId":%d}' % user_id, (*headers, ("Authorization", f"Bearer {token(user_id)}")))
+        for user_id in user_ids
+    ]
+
+
+def user_token_signer(
+    secret: str, *, audience: str = "", issuer: str = "", ttl: float = 3600.0
+) -> Callable[[int], str]:
+    """HS256 user tokens as the API checks them (`sub` = the user id), signed before the barrier."""
+    import jwt
+
+    expires = int(time.time() + ttl)
+    extra = {"aud": audience} if audience else {}
+    extra |= {"iss": issuer} if issuer else {}
+
+    def sign(user_id: int) -> str:
+        return jwt.encode({"sub": str(user_id), "exp": expires, **extra}, secret, algorithm="HS256")
+
+    return sign
