@@ -56,7 +56,9 @@ def services() -> Iterator[Settings]:
 
 
 @contextmanager
-def server(argv: list[str], port: int, log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+def server(
+    argv: list[str], port: int, log: Path, env: dict[str, str] | None = None, health: str = "/health"
+) -> Iterator[str]:
     process = subprocess.Popen(
         argv, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log.open("ab"), stderr=subprocess.STDOUT
     )
@@ -65,7 +67,7 @@ def server(argv: list[str], port: int, log: Path, env: dict[str, str] | None = N
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                httpx.get(base + "/health", timeout=1)
+                httpx.get(base + health, timeout=1)
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
@@ -88,6 +90,13 @@ def echo_server(workers: int, log_dir: Path):
     argv = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--loop", "uvloop",
             "--workers", str(workers), "--port", str(port), "--no-ws", "bench.echo_app:create_app"]  # fmt: skip
     return server(argv, port, log_dir / f"echo-{workers}.log")
+
+
+def raw_echo_server(workers: int, log_dir: Path):
+    port = free_port()
+    argv = [sys.executable, "-m", "granian", "--interface", "asgi", "--loop", "uvloop",
+            "--workers", str(workers), "--port", str(port), "--no-ws", "bench.raw_echo:app"]  # fmt: skip
+    return server(argv, port, log_dir / f"raw-echo-{workers}.log", health="/api/v1/coupons/1/issue")
 
 
 def make_coupon(base: str, stock: int, settings: Settings) -> int:

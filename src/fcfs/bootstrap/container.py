@@ -129,7 +129,9 @@ def _publisher(producer: Any, settings: Settings) -> Any:
     if settings.publish_batching:
         from fcfs.adapters.kafka.batching import BatchingKafkaPublisher
 
-        return BatchingKafkaPublisher(producer, settings.topic, settings.producer_send_timeout)
+        return BatchingKafkaPublisher(
+            producer, settings.topic, settings.producer_send_timeout, settings.producer_linger_ms / 1000
+        )
     from fcfs.adapters.kafka.producer import KafkaIssuePublisher
 
     return KafkaIssuePublisher(producer, settings.topic, settings.producer_send_timeout)
