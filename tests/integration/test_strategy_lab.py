@@ -53,6 +53,7 @@ async def race(  # noqa: ANN201
             for _ in range(300):
                 audit = await fcfs.audit_coupon.execute(coupon_id)
                 if granted <= audit.row_users:
+                    audit = await fcfs.audit_coupon.execute(coupon_id)  # counts read after the last commit
                     break
                 await asyncio.sleep(0.1)
         return result, audit, granted

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 ISSUE_PATH = re.compile(r"/api/v1/coupons/([^/]+)/issue")
 ROUTE_TEMPLATE = "/api/v1/coupons/{coupon_id}/issue"  # as Litestar labels it
 _JSON = (b"content-type", b"application/json")
+DISCARD_BYTES = 1 << 20  # an oversized body is read and dropped up to this much, then refused anyway
 Scope = Any  # the raw ASGI dicts, as granian hands them over
 Receive = Any
 Send = Any
@@ -76,6 +77,7 @@ class IssueRoute:
                 except ValueError:
                     raise InvalidInput(f"Invalid content-length: {value.decode('latin-1')!r}") from None
                 if declared > self._max_body:
+                    await _discard(receive, DISCARD_BYTES)
                     raise _TooLarge
                 break
         chunks: list[bytes] = []
@@ -86,10 +88,13 @@ class IssueRoute:
                 raise ClientGone
             chunk = message.get("body", b"")
             size += len(chunk)
+            more = message.get("more_body", False)
             if size > self._max_body:
+                if more:
+                    await _discard(receive, DISCARD_BYTES)
                 raise _TooLarge
             chunks.append(chunk)
-            if not message.get("more_body", False):
+            if not more:
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def _send(self, send: Send, answered: Answer, rid: str) -> None:
@@ -101,6 +106,16 @@ class IssueRoute:
         self._counter.count("POST", ROUTE_TEMPLATE, answered.status)
         await send({"type": "http.response.start", "status": answered.status, "headers": headers})
         await send({"type": "http.response.body", "body": answered.body})
+
+
+async def _discard(receive: Receive, budget: int) -> None:
+    """Read and drop what the client is still sending (up to `budget` bytes) before refusing it:
+    a 413 answered while the upload goes on can reach the client as a reset instead of an answer."""
+    while budget > 0:
+        message: Any = await receive()
+        if message["type"] == "http.disconnect" or not message.get("more_body", False):
+            return
+        budget -= len(message.get("body", b""))
 
 
 class _TooLarge(FcfsError):
