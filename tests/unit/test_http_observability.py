@@ -25,6 +25,7 @@ pytestmark = pytest.mark.usefixtures("both_issue_paths")
 
 
 def sample(metrics: Metrics, name: str, **labels: str) -> float:
+    metrics.buffer.flush()  # what a scrape in a later loop turn would see
     return metrics.registry.get_sample_value(name, labels) or 0.0
 
 

@@ -54,8 +54,9 @@ class MeteredIssueCoupon(IssueCoupon):
             code = error.code.code
             raise
         finally:
-            self._latency_of(label).observe(time.perf_counter() - started)
-            self._outcome_of(code, label).inc()
+            buffer = self._metrics.buffer
+            buffer.observe(self._latency_of(label), time.perf_counter() - started)
+            buffer.inc(self._outcome_of(code, label))
 
     def _latency_of(self, label: str) -> Any:
         child = self._latency.get(label)
@@ -87,15 +88,17 @@ def bulkhead_observer(metrics: Metrics) -> Callable[[BulkheadState], None]:
     """Mirrors a bulkhead's state into the gauges, writing only the values that changed."""
     seen = [0, 0, 0]  # in flight, waiting, rejected
 
+    buffer = metrics.buffer
+
     def observe(state: BulkheadState) -> None:
         if state.in_flight != seen[0]:
             seen[0] = state.in_flight
-            metrics.bulkhead_in_flight.set(state.in_flight)
+            buffer.set(metrics.bulkhead_in_flight, state.in_flight)
         if state.waiting != seen[1]:
             seen[1] = state.waiting
-            metrics.bulkhead_waiting.set(state.waiting)
+            buffer.set(metrics.bulkhead_waiting, state.waiting)
         if state.rejected > seen[2]:
-            metrics.bulkhead_rejected.inc(state.rejected - seen[2])
+            buffer.inc(metrics.bulkhead_rejected, state.rejected - seen[2])
             seen[2] = state.rejected
 
     return observe

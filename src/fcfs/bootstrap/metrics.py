@@ -22,6 +22,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+from fcfs.bootstrap.metric_buffer import TurnBuffer
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 5, 10, 50, 100, 250, 500, 1000, 2500, 5000)
@@ -33,6 +35,7 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         _use_multiprocess_values_if_configured()
         self.registry = registry or CollectorRegistry()
+        self.buffer = TurnBuffer()  # the issue path's updates, written once per event-loop turn
         r = self.registry
         self.issue_outcomes = Counter(
             "fcfs_issue_outcomes", "Issue attempts by envelope code and strategy", ["code", "strategy"], registry=r

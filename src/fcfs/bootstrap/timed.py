@@ -39,13 +39,14 @@ class TimedGate(IssuanceGate):
     def __init__(self, inner: IssuanceGate, metrics: Metrics) -> None:
         self._inner = inner
         self._seconds = metrics.gate_seconds
+        self._buffer = metrics.buffer
 
     async def try_issue(self, coupon_id: int, user_id: int) -> GateVerdict:
         started = time.perf_counter()  # no context manager: this runs on every issue attempt
         try:
             return await self._inner.try_issue(coupon_id, user_id)
         finally:
-            self._seconds.observe(time.perf_counter() - started)
+            self._buffer.observe(self._seconds, time.perf_counter() - started)
 
     async def compensate(self, coupon_id: int, user_id: int) -> bool:
         return await self._inner.compensate(coupon_id, user_id)
@@ -70,13 +71,14 @@ class TimedPublisher(IssueEventPublisher):
     def __init__(self, inner: IssueEventPublisher, metrics: Metrics) -> None:
         self._inner = inner
         self._seconds = metrics.publish_seconds
+        self._buffer = metrics.buffer
 
     async def publish(self, event: CouponIssued) -> None:
         started = time.perf_counter()
         try:
             await self._inner.publish(event)
         finally:
-            self._seconds.observe(time.perf_counter() - started)
+            self._buffer.observe(self._seconds, time.perf_counter() - started)
 
 
 class TimedIssuedRepository(IssuedCouponRepository):

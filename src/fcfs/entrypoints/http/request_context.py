@@ -83,7 +83,7 @@ class RequestCounter:
         child = self._children.get(key)
         if child is None:
             child = self._children[key] = self._metrics.http_requests.labels(key[0], key[1], str(status))
-        child.inc()
+        self._metrics.buffer.inc(child)
 
 
 def response_hook(counter: RequestCounter) -> Any:
