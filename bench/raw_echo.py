@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fcfs.domain.errors import Code
+from fcfs.entrypoints.http.app import freeze_startup_objects
 from fcfs.entrypoints.http.dto import IssueBody, decode, parse_id
 from fcfs.entrypoints.http.envelope import answer
 
@@ -18,6 +19,7 @@ _JSON = (b"content-type", b"application/json")
 async def app(scope: Any, receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
         while (await receive())["type"] != "lifespan.shutdown":
+            freeze_startup_objects()
             await send({"type": "lifespan.startup.complete"})
         await send({"type": "lifespan.shutdown.complete"})
         return

@@ -145,6 +145,7 @@ class _Lane:
                         _resolve(records[end : end + 1], PublishFailed("record larger than the producer's batch size"))
                         handed += 1
                         continue
+                    builder.close()  # complete: the producer sends it at once (the lane lingered already)
                     delivery = await self._producer.send_batch(builder, self._topic, partition=self._partition)
                     self._watch(records[handed:end], delivery)
                     handed = end
