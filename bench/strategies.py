@@ -5,6 +5,8 @@ Two stocks by default, because they measure different things:
   compare the strategies (`lua-async / pessimistic-lock` is the acceptance ratio);
 - stock 100: a flash sale's tail. Once the coupon is sold out, the in-process sold-out flag
   answers every strategy's attempts alike, so the strategies' rates converge.
+"other answers" are the codes besides issued / accepted / sold out / already issued: load the
+strategy shed (S002 bulkhead full, S003 lock wait over, S001 a timeout) and nothing issued for them.
 
 Run: FCFS_DATABASE_URL=mysql+aiomysql://root@127.0.0.1:3306/fcfs_bench FCFS_REDIS_URL=redis://127.0.0.1:6379/0 \
      .venv/bin/python -m bench.strategies [--stock 10000,100] [--workers 1] [--strategies all]
@@ -37,7 +39,10 @@ def main() -> None:
         for stock in [int(s) for s in args.stock.split(",")]:
             rates: dict[str, float] = {}
             print(f"\nstock {stock}, {args.users} users + {args.repeats} repeats, {args.workers} worker(s)")
-            print(f"{'strategy':<20} {'req/s':>8} {'p95 ms':>8} {'p99 ms':>8} {'issued':>7} {'over':>5} {'errors':>6}")
+            print(
+                f"{'strategy':<20} {'req/s':>8} {'p95 ms':>8} {'p99 ms':>8} {'issued':>7} {'over':>5}"
+                f" {'acked-no-row':>12} {'other answers (code: n)'}"
+            )
             for name in names:
                 reason = skip_reason(settings, factories, name)
                 if reason:
@@ -47,9 +52,10 @@ def main() -> None:
                 result = run_scenario(settings, scenario, Path(settings.data_dir))
                 latency = result["latencyMs"]
                 rates[name] = float(result["requestsPerSecond"])  # type: ignore[arg-type]
+                others = result["errorCodes"] | result["transportErrors"]  # type: ignore[operator]
                 print(
                     f"{name:<20} {rates[name]:>8.0f} {latency['p95']:>8.1f} {latency['p99']:>8.1f}"  # type: ignore[index]
-                    f" {result['issued']:>7} {result['overIssued']:>5} {result['errors']:>6}",
+                    f" {result['issued']:>7} {result['overIssued']:>5} {result['ackedWithoutRow']:>12} {others or ''}",
                     flush=True,
                 )
             if "lua-async" in rates and "pessimistic-lock" in rates:
