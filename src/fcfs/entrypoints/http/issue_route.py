@@ -45,7 +45,9 @@ class IssueRoute:
 
     def coupon_of(self, scope: Scope) -> str | None:
         """The raw coupon segment when this route takes the request; None leaves it to Litestar."""
-        if self.services is None or scope["type"] != "http" or scope["method"] != "POST" or scope["query_string"]:
+        if self.services is None or scope["type"] != "http" or scope.get("method") != "POST":
+            return None
+        if scope.get("query_string"):
             return None
         found = ISSUE_PATH.fullmatch(scope["path"])
         return found.group(1) if found else None
