@@ -27,10 +27,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import DefaultPartitioner
 
 from fcfs.adapters.kafka.codec import encode_event, event_key
-from fcfs.adapters.kafka.delivery import REFUSED_ON_EVERY_ATTEMPT, reachable_leader
+from fcfs.adapters.kafka.delivery import (
+    REFUSED_ON_EVERY_ATTEMPT,
+    partition_of,
+    reachable_leader,
+    retrieve_late_failure,
+)
 from fcfs.domain.errors import PublishFailed, PublishOutcomeUnknown
 from fcfs.ports.publisher import IssueEventPublisher
 
@@ -40,7 +44,6 @@ if TYPE_CHECKING:
     from fcfs.domain.events import CouponIssued
 
 PARTITIONS_TTL_SECONDS = 30.0  # how long the topic's partition list is reused before asking the metadata again
-_partitioner = DefaultPartitioner()
 
 
 @dataclass(slots=True)
@@ -66,7 +69,7 @@ class BatchingKafkaPublisher(IssueEventPublisher):
         now = loop.time()
         record = _Outgoing(event_key(event), encode_event(event), loop.create_future(), now + self._timeout)
         partitions = self._partitions if now < self._partitions_until else await self._refresh(record.deadline)
-        partition = int(_partitioner(record.key, partitions, partitions))
+        partition = partition_of(record.key, partitions)
         lane = self._lanes.get(partition)
         if lane is None:
             lane = self._lanes[partition] = _Lane(self._producer, self._topic, partition, self._timeout, self._linger)
@@ -163,7 +166,7 @@ class _Lane:
 
         def expire() -> None:
             if not delivery.done():
-                delivery.add_done_callback(_retrieve)
+                delivery.add_done_callback(retrieve_late_failure)
                 _resolve(records, PublishOutcomeUnknown(f"broker did not acknowledge within {timeout}s"))
 
         timer = loop.call_at(max(record.deadline for record in records), expire)
@@ -192,9 +195,3 @@ def _resolve(records: list[_Outgoing], error: PublishFailed | PublishOutcomeUnkn
             record.future.set_result(None)
         else:
             record.future.set_exception(type(error)(error.detail))
-
-
-def _retrieve(delivery: asyncio.Future[object]) -> None:
-    """A late failure is nobody's to handle any more; read it so asyncio does not warn."""
-    if not delivery.cancelled():
-        delivery.exception()

@@ -79,7 +79,7 @@ async def deliver(
     try:
         await asyncio.wait_for(asyncio.shield(delivery), max(deadline - loop.time(), 0.0))
     except TimeoutError:
-        delivery.add_done_callback(_retrieve)
+        delivery.add_done_callback(retrieve_late_failure)
         raise PublishOutcomeUnknown(f"broker did not acknowledge within {timeout}s") from None
     except REFUSED_ON_EVERY_ATTEMPT as error:
         raise PublishFailed(f"broker refused the record: {error!r}") from error
@@ -90,7 +90,7 @@ async def deliver(
 async def _reachable_partition(producer: AIOKafkaProducer, topic: str, key: bytes | None) -> int:
     """The partition the default partitioner picks for `key`, once its leader is known and connected."""
     partitions = sorted(await producer.partitions_for(topic))
-    partition = int(_partitioner(key, partitions, partitions))
+    partition = partition_of(key, partitions)
     await reachable_leader(producer, topic, partition)
     return partition
 
@@ -108,7 +108,12 @@ async def reachable_leader(producer: AIOKafkaProducer, topic: str, partition: in
         raise PublishFailed(f"no connection to broker {leader}, the leader of {topic}[{partition}]")
 
 
-def _retrieve(delivery: asyncio.Future[object]) -> None:
+def partition_of(key: bytes | None, partitions: list[int]) -> int:
+    """Kafka's default choice (murmur2 of the key), so every publisher puts a key where Java clients would."""
+    return int(_partitioner(key, partitions, partitions))
+
+
+def retrieve_late_failure(delivery: asyncio.Future[object]) -> None:
     """A late failure is nobody's to handle any more; read it so asyncio does not warn."""
     if not delivery.cancelled():
         delivery.exception()

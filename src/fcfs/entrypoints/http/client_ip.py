@@ -11,6 +11,10 @@ from __future__ import annotations
 import functools
 import ipaddress
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -37,7 +41,7 @@ class TrustedProxies:
     def trusts(self, address: IpAddress) -> bool:
         return any(address in network for network in self.networks)
 
-    def client(self, peer: str | None, forwarded_for: list[str]) -> str:
+    def client(self, peer: str | None, forwarded_for: Sequence[str]) -> str:
         """The canonical client address (`unknown` when the peer is not an IP, e.g. a Unix socket)."""
         direct = _address(peer)
         if direct is None:

@@ -7,6 +7,7 @@ otherwise one Redis round trip per attempt, both windows checked in one script c
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from fcfs.bootstrap.container import Services
 from fcfs.domain.errors import RateLimited
@@ -15,7 +16,7 @@ from fcfs.ports.rate_limit import RateLimit
 
 
 async def enforce_rate_limits(
-    services: Services, coupon_id: int, user_id: int, peer: str | None, forwarded_for: list[str]
+    services: Services, coupon_id: int, user_id: int, peer: str | None, forwarded_for: Sequence[str]
 ) -> None:
     limiter = services.rate_limiter
     if limiter is None:
