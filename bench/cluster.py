@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import redis
-from tests.integration.cluster_support import RedisTestCluster, coupon_slot, running_cluster, running_server
+from tests.support.redis_cluster import RedisTestCluster, coupon_slot, running_cluster, running_server
 
 from bench.harness import Load, drive, fcfs_server, services
 from fcfs.adapters.redis.scripting import script

@@ -1,145 +1,288 @@
-"""How fast the consumer drains `coupon.issued` into MariaDB, against the raw insert rate of the same rows.
+"""How fast consumers drain a `coupon.issued` backlog into MariaDB, against what MariaDB itself takes.
 
-    .venv/bin/python bench/consumer_drain.py [--events 20000] [--batches 100,500,2000]
+    .venv/bin/python -m bench.consumer_drain [--events 200000] [--batch 2000] [--consumers 1,2,3]
 
-Starts its own tansu broker, creates (and drops) its own database on the MariaDB at
-`FCFS_BENCH_DATABASE_URL` (default `mysql+aiomysql://root@127.0.0.1:3306`), publishes
-N events once, then for each batch size drains them with a fresh consumer group into an
-emptied table, timing from the first batch handed to the use case to the last commit.
-The raw rate is the same rows as plain multi-row `INSERT`s of the same batch size, one
-transaction per batch, straight through SQLAlchemy: no broker, no lock, no cap, no
-duplicate check. The ratio is what the pipeline's guarantees cost.
+Starts its own tansu broker and creates (then drops) its own database on the MariaDB at
+`FCFS_BENCH_DATABASE_URL` (default `mysql+aiomysql://root@127.0.0.1:3306`). Two scenarios,
+each published once to its own topic (3 partitions): every event for one hot coupon, and
+the events spread over 3 coupons. For each, with 1, 2 and 3 consumer processes:
+
+- the database's own limit: the same rows loaded by the `mariadb` command-line client into an
+  `issued_coupon`-shaped table (the unique key in place) as `--batch`-row
+  `INSERT … ON DUPLICATE KEY UPDATE` statements, one commit each: no Python driver involved;
+- the consumers: separate processes, each the project's consumer (`KafkaBatchConsumer` over
+  the pipeline container's `ProcessIssuedBatch`, as `fcfs consume` builds it), in a fresh
+  group. They hold back their first poll until every one of them owns its partitions, so
+  the figure is a stable group draining, not group joins; the clock runs from that go to
+  the moment the database holds every row.
+
+Prints events/s for both and consumer/database. Acceptance (issue #15): one hot coupon,
+batch 2,000, one consumer ≥ 0.5 × the database; more consumers do not lower a hot coupon's
+rate; with 3 coupons it rises.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from fcfs.adapters.kafka.consumer import KafkaBatchConsumer
-from fcfs.adapters.kafka.dead_letter import KafkaDeadLetterPublisher
-from fcfs.adapters.kafka.producer import KafkaIssuePublisher, open_producer
+from fcfs.adapters.kafka.codec import encode_event, event_key
+from fcfs.adapters.kafka.producer import open_producer
 from fcfs.adapters.kafka.topics import ensure_topics
 from fcfs.adapters.sql.engine import create_engine
 from fcfs.adapters.sql.migrate import upgrade
-from fcfs.adapters.sql.repositories import SqlCouponRepository, SqlIssuedCouponRepository
-from fcfs.adapters.sql.tables import issued_coupon
-from fcfs.bootstrap.embedded import start_tansu
+from fcfs.adapters.sql.repositories import SqlCouponRepository
 from fcfs.domain.coupon import NewCoupon
 from fcfs.domain.events import CouponIssued
-from fcfs.domain.services import ProcessIssuedBatch
-from fcfs.ports.consumer import ConsumedBatch
+from fcfs.entrypoints.embedded import start_tansu
 
-TOPIC, DLT = "bench.coupon.issued", "bench.coupon.issued.dlt"
+ROOT = Path(__file__).resolve().parent.parent
+PARTITIONS = 3
+DLT = "bench.coupon.issued.dlt"
 
 
-async def publish(bootstrap: str, events: list[CouponIssued]) -> float:
-    async with open_producer(bootstrap, linger_ms=5, request_timeout=30.0) as producer:
-        publisher = KafkaIssuePublisher(producer, TOPIC, 30.0)
+@dataclass(frozen=True)
+class Row:
+    scenario: str
+    consumers: int
+    consumer_rate: float
+    database_rate: float
+
+
+async def publish(bootstrap: str, topic: str, events: list[CouponIssued]) -> None:
+    async with open_producer(bootstrap, linger_ms=20, request_timeout=60.0) as producer:
+        for start in range(0, len(events), 5_000):
+            sent = [
+                await producer.send(topic, encode_event(event), key=event_key(event))
+                for event in events[start : start + 5_000]
+            ]
+            await asyncio.gather(*sent)
+
+
+def insert_script(events: list[CouponIssued], batch: int) -> str:
+    """What the `mariadb` client runs: `batch`-row idempotent inserts, autocommit (one commit per statement)."""
+    statements = []
+    for start in range(0, len(events), batch):
+        rows = ",".join(
+            f"({e.coupon_id},{e.user_id},'{e.event_id}','{e.issued_at.replace(tzinfo=None).isoformat(' ')}')"
+            for e in events[start : start + batch]
+        )
+        statements.append(
+            f"INSERT INTO raw_issued (coupon_id,user_id,event_id,issued_at) VALUES {rows} "
+            "ON DUPLICATE KEY UPDATE id = id;"
+        )
+    return "\n".join(statements) + "\n"
+
+
+def database_rate(server_url: str, database: str, script: Path, rows: int) -> float:
+    url = make_url(server_url)
+    argv = ["mariadb", "-h", url.host or "127.0.0.1", "-P", str(url.port or 3306), "-u", url.username or "root"]
+    if url.password:
+        argv.append(f"-p{url.password}")
+    subprocess.run([*argv, database, "-e", "TRUNCATE TABLE raw_issued"], check=True)
+    with script.open("rb") as stdin:
         started = time.perf_counter()
-        for start in range(0, len(events), 1_000):
-            await asyncio.gather(*(publisher.publish(event) for event in events[start : start + 1_000]))
-        return len(events) / (time.perf_counter() - started)
+        subprocess.run([*argv, database], stdin=stdin, check=True)
+        elapsed = time.perf_counter() - started
+    return rows / elapsed
 
 
-async def empty(engine: AsyncEngine, coupon_id: int) -> None:
+async def reset(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        await conn.execute(text("DELETE FROM issued_coupon"))
-        await conn.execute(text("UPDATE coupon SET issued_quantity = 0 WHERE id = :id"), {"id": coupon_id})
+        await conn.execute(text("TRUNCATE TABLE issued_coupon"))
+        await conn.execute(text("UPDATE coupon SET issued_quantity = 0"))
 
 
-async def drain(bootstrap: str, engine: AsyncEngine, batch: int, total: int) -> float:
-    async with open_producer(bootstrap, linger_ms=2, request_timeout=10.0) as producer:
-        process = ProcessIssuedBatch(SqlIssuedCouponRepository(engine), KafkaDeadLetterPublisher(producer, DLT, 10.0))
-        first_batch_at: list[float] = []
-
-        async def timed(consumed: ConsumedBatch) -> object:
-            if not first_batch_at:
-                first_batch_at.append(time.perf_counter())
-            return await process.execute(consumed)
-
-        consumer = KafkaBatchConsumer(
-            bootstrap_servers=bootstrap, topic=TOPIC, group_id=f"bench-{uuid.uuid4().hex[:8]}", handler=timed,
-            batch_size=batch, poll_timeout=0.1,
-        )  # fmt: skip
-        stop = asyncio.Event()
-        task = asyncio.create_task(consumer.run(stop))
-        while consumer.records_committed < total:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.005)
-        finished = time.perf_counter()
-        stop.set()
-        await task
-    return total / (finished - first_batch_at[0])
+async def persisted(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(text("SELECT COALESCE(SUM(issued_quantity), 0) FROM coupon"))).scalar_one())
 
 
-async def raw_inserts(engine: AsyncEngine, events: list[CouponIssued], batch: int) -> float:
-    rows = [
-        {"coupon_id": e.coupon_id, "user_id": e.user_id, "event_id": e.event_id, "issued_at": e.issued_at}
-        for e in events
+async def drain(engine: AsyncEngine, database_url: str, bootstrap: str, topic: str, consumers: int, total: int,
+                batch: int, workdir: Path) -> float:  # fmt: skip
+    """Events/s of `consumers` processes, from the moment the whole group owns its partitions to the last row."""
+    await reset(engine)
+    group = f"bench-{uuid.uuid4().hex[:8]}"
+    go = workdir / f"{group}.go"
+    argv = [sys.executable, "-m", "bench.consumer_drain", "--worker", "--database-url", database_url,
+            "--bootstrap", bootstrap, "--topic", topic, "--group", group, "--batch", str(batch), "--go", str(go),
+            "--data-dir", str(workdir / group)]  # fmt: skip
+    workers = [
+        subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=(workdir / f"{group}-{n}.log").open("wb"))
+        for n in range(consumers)
     ]
-    started = time.perf_counter()
-    for start in range(0, len(rows), batch):
-        async with engine.begin() as conn:
-            await conn.execute(insert(issued_coupon).values(rows[start : start + batch]))
-    return len(rows) / (time.perf_counter() - started)
+    try:
+        await _until_assigned(workers)
+        go.touch()
+        started = time.perf_counter()
+        while await persisted(engine) < total:
+            if any(worker.poll() is not None for worker in workers):
+                raise RuntimeError(f"a consumer exited early; see {workdir}")
+            await asyncio.sleep(0.01)
+        return total / (time.perf_counter() - started)
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(30)
 
 
-async def main(events_count: int, batches: list[int]) -> None:
+async def _until_assigned(workers: list[subprocess.Popen[bytes]], timeout: float = 90.0) -> None:
+    """Until every worker's latest report names its own partitions and together they cover the topic."""
+    latest: dict[int, frozenset[int]] = {}
+    loop = asyncio.get_running_loop()
+    readers = {
+        index: loop.run_in_executor(None, worker.stdout.readline)  # type: ignore[union-attr]
+        for index, worker in enumerate(workers)
+    }
+    deadline = time.monotonic() + timeout
+    while True:
+        done, _ = await asyncio.wait(readers.values(), timeout=max(deadline - time.monotonic(), 0.1),
+                                     return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+        if not done:
+            raise TimeoutError("consumers did not settle their partitions")
+        for index, reader in list(readers.items()):
+            if reader in done:
+                line = reader.result().decode().split()
+                if line[:1] == ["assigned"]:
+                    latest[index] = frozenset(int(p) for p in line[1:])
+                readers[index] = loop.run_in_executor(None, workers[index].stdout.readline)  # type: ignore[union-attr]
+        owned = [latest.get(index, frozenset()) for index in range(len(workers))]
+        if all(owned) and sum(map(len, owned)) == PARTITIONS and len(frozenset().union(*owned)) == PARTITIONS:
+            for reader in readers.values():
+                reader.cancel()
+            return
+
+
+async def main(events_count: int, batch: int, consumer_counts: list[int]) -> None:
     server = os.environ.get("FCFS_BENCH_DATABASE_URL", "mysql+aiomysql://root@127.0.0.1:3306")
     name = f"fcfs_bench_{uuid.uuid4().hex[:8]}"
     admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
     async with admin.connect() as conn:
         await conn.execute(text(f"CREATE DATABASE `{name}`"))
-    broker = start_tansu()
+    workdir = Path(tempfile.mkdtemp(prefix="fcfs-drain-"))
+    broker = start_tansu(workdir)
     bootstrap = f"127.0.0.1:{broker.port}"
-    engine = create_engine(f"{server}/{name}", pool_size=5)
-    results: list[tuple[int, float, float]] = []
+    database_url = f"{server}/{name}"
+    engine = create_engine(database_url, pool_size=2)
+    rows: list[Row] = []
     try:
-        await upgrade(f"{server}/{name}")
-        await ensure_topics(bootstrap, {TOPIC: 3, DLT: 3})
-        coupon_id = (await SqlCouponRepository(engine).add(NewCoupon("bench", events_count))).id
-        now = datetime.now(UTC)
-        events = [CouponIssued(str(uuid.uuid4()), coupon_id, user, now) for user in range(1, events_count + 1)]
-        print(f"published {events_count} events at {await publish(bootstrap, events):,.0f}/s")
-        for batch in batches:
-            await empty(engine, coupon_id)
-            consumed = await drain(bootstrap, engine, batch, events_count)
-            await empty(engine, coupon_id)
-            raw = await raw_inserts(engine, events, batch)
-            results.append((batch, consumed, raw))
+        await upgrade(database_url)
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE raw_issued LIKE issued_coupon"))
+        for scenario, coupons in (("1 hot coupon", 1), ("3 coupons", 3)):
+            topic = f"bench.coupon.issued.{coupons}"
+            await ensure_topics(bootstrap, {topic: PARTITIONS, DLT: PARTITIONS})
+            repository = SqlCouponRepository(engine)
+            ids = [(await repository.add(NewCoupon("bench", events_count))).id for _ in range(coupons)]
+            now = datetime.now(UTC)
+            events = [CouponIssued(str(uuid.uuid4()), ids[user % coupons], user, now) for user in range(1, events_count + 1)]  # fmt: skip
+            started = time.perf_counter()
+            await publish(bootstrap, topic, events)
+            print(f"{scenario}: published {events_count:,} events in {time.perf_counter() - started:.1f} s", flush=True)
+            script = workdir / f"raw-{coupons}.sql"
+            script.write_text(insert_script(events, batch))
+            for consumers in consumer_counts:
+                database = database_rate(server, name, script, events_count)
+                consumed = await drain(engine, database_url, bootstrap, topic, consumers, events_count, batch, workdir)
+                rows.append(Row(scenario, consumers, consumed, database))
+                print(f"  {consumers} consumer(s): {consumed:,.0f}/s; database {database:,.0f}/s", flush=True)
     finally:
         await engine.dispose()
         broker.stop()
         async with admin.connect() as conn:
             await conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
         await admin.dispose()
-    report(events_count, results)
+        shutil.rmtree(workdir, ignore_errors=True)
+    report(events_count, batch, rows)
 
 
-def report(events_count: int, results: list[tuple[int, float, float]]) -> None:
-    print(f"\n{events_count} events, 3 partitions, MariaDB; events/s")
-    print(f"{'batch':>6} {'consumer':>10} {'raw INSERT':>11} {'consumer/raw':>13}")
-    for batch, consumed, raw in results:
-        print(f"{batch:>6} {consumed:>10,.0f} {raw:>11,.0f} {consumed / raw:>13.2f}")
+def report(events_count: int, batch: int, rows: list[Row]) -> None:
+    print(f"\n{events_count:,} events, batch {batch:,}, {PARTITIONS} partitions, MariaDB; events/s")
+    print(f"{'scenario':<14} {'consumers':>9} {'consumer':>10} {'database':>10} {'consumer/database':>18}")
+    for row in rows:
+        ratio = row.consumer_rate / row.database_rate
+        print(f"{row.scenario:<14} {row.consumers:>9} {row.consumer_rate:>10,.0f} {row.database_rate:>10,.0f} {ratio:>18.2f}")  # fmt: skip
+
+
+# --- one consumer process ------------------------------------------------------------------------------------------
+
+
+async def worker(args: Any) -> None:
+    """The pipeline container's consumer, whose first poll waits for the go file (reporting its partitions until then)."""
+    import signal
+
+    from aiokafka import AIOKafkaConsumer
+
+    from fcfs.adapters.kafka.consumer import KafkaBatchConsumer
+    from fcfs.bootstrap.pipeline import open_consumer_services
+    from fcfs.bootstrap.settings import Settings
+
+    go = Path(args.go)
+
+    class HeldBack(AIOKafkaConsumer):  # type: ignore[misc]
+        reported: frozenset[int] | None = None
+
+        async def getmany(self, *partitions: Any, timeout_ms: int = 0, max_records: int | None = None) -> Any:
+            if go.exists():
+                return await super().getmany(*partitions, timeout_ms=timeout_ms, max_records=max_records)
+            owned = frozenset(tp.partition for tp in self.assignment())
+            if owned != self.reported:
+                self.reported = owned
+                print("assigned", *sorted(owned), flush=True)
+            await asyncio.sleep(0.02)
+            return {}
+
+    settings = Settings(database_url=args.database_url, kafka_bootstrap_servers=args.bootstrap, topic=args.topic,
+                        dead_letter_topic=DLT, consumer_group=args.group, consumer_batch=args.batch,
+                        data_dir=args.data_dir, log_level="warning")  # fmt: skip
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    async with open_consumer_services(settings) as services:
+        consumer = KafkaBatchConsumer(
+            bootstrap_servers=args.bootstrap, topic=args.topic, group_id=args.group,
+            handler=services.process_batch.execute, batch_size=args.batch, poll_timeout=0.1,
+            client_factory=lambda: HeldBack(
+                bootstrap_servers=args.bootstrap, group_id=args.group, enable_auto_commit=False,
+                auto_offset_reset="earliest", max_poll_records=args.batch,
+            ),
+        )  # fmt: skip
+        await consumer.run(stop)
 
 
 def parse() -> Any:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--events", type=int, default=20_000)
-    parser.add_argument("--batches", default="100,500,2000")
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--batch", type=int, default=2_000)
+    parser.add_argument("--consumers", default="1,2,3")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    for option in ("--database-url", "--bootstrap", "--topic", "--group", "--go", "--data-dir"):
+        parser.add_argument(option, help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
 if __name__ == "__main__":
     args = parse()
-    asyncio.run(main(args.events, [int(b) for b in args.batches.split(",")]))
+    if args.worker:
+        import uvloop
+
+        with contextlib.suppress(KeyboardInterrupt):
+            uvloop.run(worker(args))
+    else:
+        asyncio.run(main(args.events, args.batch, [int(n) for n in args.consumers.split(",")]))

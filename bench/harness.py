@@ -16,8 +16,8 @@ from pathlib import Path
 
 import httpx
 
-from fcfs.bootstrap.embedded import free_port
 from fcfs.bootstrap.settings import Settings
+from fcfs.entrypoints.embedded import free_port
 from fcfs.entrypoints.runtime import backing_services, stop, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent

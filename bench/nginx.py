@@ -17,8 +17,8 @@ from pathlib import Path
 
 from bench.harness import fcfs_server, make_coupon, services
 from fcfs.bootstrap.container import open_services
-from fcfs.bootstrap.embedded import free_port, wait_for_port
 from fcfs.entrypoints.demo import granted_users, user_order
+from fcfs.entrypoints.embedded import free_port, wait_for_port
 from fcfs.entrypoints.loadgen import BurstResult, burst, issue_requests, run
 from fcfs.entrypoints.runtime import spawn_consumer, stop
 

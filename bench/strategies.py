@@ -20,7 +20,7 @@ import argparse
 from pathlib import Path
 
 from bench.harness import services
-from fcfs.bootstrap.strategies import discover
+from fcfs.bootstrap.plugins import discover
 from fcfs.entrypoints.demo import Scenario, run_scenario, skip_reason
 
 

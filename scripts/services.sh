@@ -61,9 +61,22 @@ ensure_tools() {
   return 0
 }
 
+ensure_chromium() {
+  # tests/integration/test_api_docs_browser.py drives Debian's chromium through playwright (the dev extra).
+  command -v chromium >/dev/null && return 0
+  if can_apt; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) \
+      >/dev/null 2>&1 || echo "note: could not install chromium: the API docs browser test will say so"
+  else
+    echo "note: chromium missing (install Debian's chromium): the API docs browser test will say so"
+  fi
+  return 0
+}
+
 status=0
 ensure_redis || status=1
 ensure_mariadb || status=1
 ensure_tools
+ensure_chromium
 [ $status = 0 ] && echo "services: MariaDB and Redis answer on 127.0.0.1"
 exit $status

@@ -16,9 +16,10 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import redis.asyncio as aioredis
 
-from fcfs.bootstrap.embedded import EmbeddedProcess, start_tansu
+from fcfs.adapters.redis.client import RedisClient, create_client
 from fcfs.bootstrap.settings import Settings
-from tests.integration.services import docker_available, missing, port_open
+from fcfs.entrypoints.embedded import EmbeddedProcess, free_port, start_tansu
+from tests.support.services import docker_available, missing, port_open
 
 pytestmark = pytest.mark.integration
 
@@ -48,25 +49,30 @@ def mariadb_server_url() -> Iterator[str]:
 
 
 @pytest.fixture
-async def database_url(mariadb_server_url: str) -> AsyncIterator[str]:
-    """A fresh, migrated database for this test, dropped afterwards."""
+async def empty_database_url(mariadb_server_url: str) -> AsyncIterator[str]:
+    """A fresh database of this test's own with no table at all, dropped afterwards."""
     from sqlalchemy import text  # noqa: PLC0415
     from sqlalchemy.ext.asyncio import create_async_engine  # noqa: PLC0415
-
-    from fcfs.adapters.sql.migrate import upgrade  # noqa: PLC0415
 
     name = f"fcfs_t_{uuid.uuid4().hex[:12]}"
     admin = create_async_engine(mariadb_server_url, isolation_level="AUTOCOMMIT")
     async with admin.connect() as conn:
         await conn.execute(text(f"CREATE DATABASE `{name}`"))
-    url = f"{mariadb_server_url}/{name}"
     try:
-        await upgrade(url)
-        yield url
+        yield f"{mariadb_server_url}/{name}"
     finally:
         async with admin.connect() as conn:
             await conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
         await admin.dispose()
+
+
+@pytest.fixture
+async def database_url(empty_database_url: str) -> str:
+    """A fresh, migrated database for this test, dropped afterwards."""
+    from fcfs.adapters.sql.migrate import upgrade  # noqa: PLC0415
+
+    await upgrade(empty_database_url)
+    return empty_database_url
 
 
 @pytest.fixture(scope="session")
@@ -100,6 +106,26 @@ async def redis_client(redis_server_url: str, redis_prefix: str) -> AsyncIterato
         keys = [key async for key in client.scan_iter(match=f"{redis_prefix}:*", count=1000)]
         if keys:
             await client.delete(*keys)
+        await client.aclose()
+
+
+@pytest.fixture
+async def adapter_redis(redis_server_url: str, redis_client: aioredis.Redis) -> AsyncIterator[RedisClient]:
+    """A client of the adapters' own (pool of 200, as the container makes it); `redis_client` deletes this test's keys."""
+    client = create_client(redis_server_url, max_connections=200, timeout=5.0)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def unreachable_redis() -> AsyncIterator[RedisClient]:
+    """An adapters' client for a Redis that is not there (a loopback port nothing listens on), timing out in 0.5 s."""
+    client = create_client(f"redis://127.0.0.1:{free_port()}/0", timeout=0.5)
+    try:
+        yield client
+    finally:
         await client.aclose()
 
 

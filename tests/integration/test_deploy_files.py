@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 import typer
 import yaml
+from fcfs.bootstrap.observability.metrics import Metrics
 
-from fcfs.bootstrap.metrics import Metrics
 from fcfs.bootstrap.settings import Settings
 from fcfs.entrypoints.cli import app
 from fcfs.entrypoints.http.app import create_app
-from tests.integration.services import IN_CI
+from tests.support.services import IN_CI
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

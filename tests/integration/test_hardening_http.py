@@ -11,13 +11,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from fcfs import Settings, open_services
 from fcfs.entrypoints.demo import GRANTED, granted_users, user_order
 from fcfs.entrypoints.loadgen import burst, issue_requests
 from fcfs.entrypoints.runtime import stop
-from tests.integration.http_support import create_coupon, start_server
+from tests.support.http_server import create_coupon, start_server
+from tests.support.prometheus import scrape
 
 
 @pytest.fixture
@@ -90,15 +90,6 @@ async def test_a_saturated_bulkhead_answers_503_s002_and_loses_or_over_issues_no
     assert audit.rows <= 100 and audit.duplicate_rows == 0
     assert audit.row_users == granted, "every acked user has a row and every row was acked"
     assert audit.gate_users == granted and audit.gate_remaining == 100 - len(granted), "a shed request took nothing"
-
-
-def scrape(base_url: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
-    text = httpx.get(f"{base_url}/metrics", timeout=10).text
-    found: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            found.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
-    return found
 
 
 @pytest.mark.parametrize("servers", [(1, 2, BUSY)], indirect=True)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
+from fcfs.bootstrap.observability.metrics import process_metrics
 
 from fcfs import open_services
 from fcfs.adapters.memory.idempotency import MemoryIdempotencyStore
@@ -15,12 +16,11 @@ from fcfs.adapters.memory.rate_limit import MemoryRateLimiter
 from fcfs.adapters.redis.client import create_client
 from fcfs.adapters.redis.idempotency import RedisIdempotencyStore
 from fcfs.adapters.redis.rate_limit import RedisRateLimiter
-from fcfs.bootstrap.metrics import process_metrics
 from fcfs.bootstrap.settings import Settings
 from fcfs.entrypoints.http.app import create_app
 from fcfs.ports.idempotency import IdempotencyStore, StoredAnswer
 from fcfs.ports.rate_limit import RateLimit, RateLimiter
-from tests.unit.test_http_idempotency import concurrent_client
+from tests.support.http_client import concurrent_client
 
 ANSWER = StoredAnswer(202, b'{"isSuccess":true,"code":"202"}')
 

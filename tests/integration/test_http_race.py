@@ -15,7 +15,7 @@ from fcfs import Settings, open_services
 from fcfs.entrypoints.demo import GRANTED, granted_users, user_order
 from fcfs.entrypoints.loadgen import burst, issue_requests
 from fcfs.entrypoints.runtime import stop
-from tests.integration.http_support import create_coupon, start_server
+from tests.support.http_server import create_coupon, start_server
 
 
 @pytest.fixture

@@ -12,20 +12,22 @@ import json
 import os
 import signal
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
-from fcfs.adapters.kafka.batching import BatchingKafkaPublisher
+from fcfs.adapters.kafka.batched_publisher import BatchingKafkaPublisher
 from fcfs.adapters.kafka.dead_letter import KafkaDeadLetterPublisher
 from fcfs.adapters.kafka.lag import KafkaConsumerLag
 from fcfs.adapters.kafka.producer import KafkaHealthCheck, KafkaIssuePublisher, open_producer
 from fcfs.adapters.kafka.topics import ensure_topics
-from fcfs.bootstrap.embedded import EmbeddedProcess
 from fcfs.domain.errors import PublishFailed, PublishOutcomeUnknown
 from fcfs.domain.events import DeadLetterReason, DeadLetterSource, IssueDeadLettered
-from tests.integration.kafka_support import events_for, headers_of, read_topic
+from fcfs.entrypoints.embedded import EmbeddedProcess
+from tests.support.pipeline import events_for, headers_of, read_topic
 
 SEND_TIMEOUT = 2.0
 
@@ -34,6 +36,19 @@ SEND_TIMEOUT = 2.0
 def publisher_class(request: pytest.FixtureRequest) -> type[KafkaIssuePublisher] | type[BatchingKafkaPublisher]:
     """Both publishers keep the same promise, so every publish test runs on both."""
     return request.param  # type: ignore[no-any-return]
+
+
+@asynccontextmanager
+async def connected_publisher(
+    tansu: EmbeddedProcess, topic: str, publisher_class: type[KafkaIssuePublisher], *, partitions: int
+) -> AsyncIterator[KafkaIssuePublisher]:
+    """A publisher on the test's own broker, connected and its metadata cached by one publish."""
+    bootstrap = f"127.0.0.1:{tansu.port}"
+    await ensure_topics(bootstrap, {topic: partitions})
+    async with open_producer(bootstrap, linger_ms=2, request_timeout=SEND_TIMEOUT) as producer:
+        publisher = publisher_class(producer, topic, SEND_TIMEOUT)
+        await publisher.publish(events_for(1, [1])[0])
+        yield publisher
 
 
 async def test_a_published_event_is_on_the_topic_as_documented_json_keyed_by_coupon_and_user(
@@ -86,11 +101,7 @@ async def test_a_dead_letter_carries_the_original_value_and_key_and_the_three_he
 async def test_with_the_broker_stopped_publish_fails_quickly_and_certainly(
     tansu: EmbeddedProcess, topics: tuple[str, str], publisher_class: type[KafkaIssuePublisher]
 ) -> None:
-    bootstrap = f"127.0.0.1:{tansu.port}"
-    await ensure_topics(bootstrap, {topics[0]: 3})
-    async with open_producer(bootstrap, linger_ms=2, request_timeout=SEND_TIMEOUT) as producer:
-        publisher = publisher_class(producer, topics[0], SEND_TIMEOUT)
-        await publisher.publish(events_for(1, [1])[0])  # connected, metadata cached
+    async with connected_publisher(tansu, topics[0], publisher_class, partitions=3) as publisher:
         await asyncio.to_thread(tansu.kill)  # off the loop, which keeps serving the producer meanwhile
 
         started = time.monotonic()
@@ -138,11 +149,7 @@ async def test_a_dead_letter_publisher_with_the_broker_stopped_fails(
 async def test_a_broker_that_stops_answering_after_the_hand_over_leaves_the_outcome_unknown(
     tansu: EmbeddedProcess, topics: tuple[str, str], publisher_class: type[KafkaIssuePublisher]
 ) -> None:
-    bootstrap = f"127.0.0.1:{tansu.port}"
-    await ensure_topics(bootstrap, {topics[0]: 1})
-    async with open_producer(bootstrap, linger_ms=2, request_timeout=SEND_TIMEOUT) as producer:
-        publisher = publisher_class(producer, topics[0], SEND_TIMEOUT)
-        await publisher.publish(events_for(1, [1])[0])
+    async with connected_publisher(tansu, topics[0], publisher_class, partitions=1) as publisher:
         os.kill(tansu.process.pid, signal.SIGSTOP)  # connections stay open; nothing answers
         try:
             started = time.monotonic()

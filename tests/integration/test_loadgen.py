@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import ssl
+import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from fcfs.bootstrap.settings import Settings
@@ -25,7 +30,9 @@ def response(code: str, *, status: int = 200, close: bool = False) -> bytes:
 
 
 @asynccontextmanager
-async def scripted(handler: Handler) -> AsyncIterator[tuple[str, list[tuple[float, bytes, bytes]]]]:
+async def scripted(
+    handler: Handler, tls: ssl.SSLContext | None = None
+) -> AsyncIterator[tuple[str, list[tuple[float, bytes, bytes]]]]:
     """A server that reads Content-Length requests and lets `handler` answer; it records (time, head, body)."""
     seen: list[tuple[float, bytes, bytes]] = []
     counter = [0]
@@ -51,10 +58,10 @@ async def scripted(handler: Handler) -> AsyncIterator[tuple[str, list[tuple[floa
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0, backlog=1024)
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, backlog=1024, ssl=tls)
     port = server.sockets[0].getsockname()[1]
     try:
-        yield f"http://127.0.0.1:{port}", seen
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}", seen
     finally:
         server.close()
 
@@ -163,3 +170,84 @@ def test_the_cli_prints_the_json_summary() -> None:
     summary = json.loads(asyncio.run(run_cli()).strip().splitlines()[-1])
     assert summary["answered"] == 50
     assert summary["byCode"] == {"202": 25, "C002": 25}
+
+
+def cli(base: str, *args: str) -> tuple[int, str, str]:
+    """`fcfs loadtest BASE --coupon 4 --users 20 …` in a thread, beside the scripted server's loop."""
+    command = ["loadtest", base, "--coupon", "4", "--users", "20", "--concurrency", "4", *args]
+    outcome = CliRunner().invoke(app, command)
+    return outcome.exit_code, outcome.stdout, outcome.stderr
+
+
+def answering(code: str, status: int) -> Handler:
+    async def handler(head: bytes, body: bytes, writer: asyncio.StreamWriter, n: int) -> bool:
+        writer.write(response(code, status=status))
+        return True
+
+    return handler
+
+
+@pytest.fixture(scope="module")
+def tls_server_context(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
+    """A self-signed certificate for 127.0.0.1 (Debian's openssl), as a server context."""
+    openssl = shutil.which("openssl")
+    assert openssl, "openssl is needed to make the test certificate"
+    directory: Path = tmp_path_factory.mktemp("tls")
+    key, cert = directory / "key.pem", directory / "cert.pem"
+    subprocess.run(  # noqa: S603
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+async def test_an_https_url_is_spoken_over_tls_and_insecure_skips_the_certificate_check(
+    tls_server_context: ssl.SSLContext,
+) -> None:
+    async with scripted(answering("202", 202), tls_server_context) as (base, seen):
+        result = await burst(base, issue_requests(1, range(1, 31)), concurrency=5, insecure=True)
+        code, stdout, _ = await asyncio.to_thread(cli, base, "--insecure", "--json")
+
+    assert base.startswith("https://")
+    assert result.by_code == {"202": 30}
+    assert not result.transport_errors
+    assert all(head.startswith(b"POST /api/v1/coupons/") for _, head, _ in seen)  # decrypted: real requests
+    assert code == 0
+    assert json.loads(stdout)["byCode"] == {"202": 20}
+
+
+async def test_an_untrusted_certificate_is_refused_and_the_cli_exits_1(tls_server_context: ssl.SSLContext) -> None:
+    async with scripted(answering("202", 202), tls_server_context) as (base, seen):
+        code, stdout, stderr = await asyncio.to_thread(cli, base, "--json")
+
+    assert code == 1
+    summary = json.loads(stdout)
+    assert summary["answered"] == 0
+    assert set(summary["transportErrors"]) == {"SSLCertVerificationError"}
+    assert not seen
+    assert "no request was answered 2xx" in stderr
+
+
+async def test_the_cli_exits_1_when_no_request_succeeded() -> None:
+    async with scripted(answering("C001", 404)) as (base, _):
+        code, stdout, _ = await asyncio.to_thread(cli, base, "--json")
+
+    assert code == 1
+    assert json.loads(stdout)["byCode"] == {"C001": 20}
+
+
+async def test_the_cli_prints_a_table_without_json_and_one_object_with_it() -> None:
+    async with scripted(answering("202", 202)) as (base, _):
+        plain = await asyncio.to_thread(cli, base)
+        as_json = await asyncio.to_thread(cli, base, "--json")
+
+    assert plain[0] == as_json[0] == 0
+    assert "fcfs loadtest" in plain[1]
+    assert "byCode" in plain[1]
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(plain[1])
+    assert json.loads(as_json[1])["answered"] == 20
+    assert "requests: 20/20 (100%)" in plain[2]  # stderr is not a terminal: plain progress lines

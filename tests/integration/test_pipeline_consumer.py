@@ -20,10 +20,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from fcfs.adapters.kafka.codec import encode_event
-from fcfs.bootstrap.embedded import EmbeddedProcess
 from fcfs.bootstrap.settings import Settings
 from fcfs.entrypoints.consumer import run_consumer
-from tests.integration.kafka_support import (
+from fcfs.entrypoints.embedded import EmbeddedProcess
+from tests.support.pipeline import (
     create_coupon,
     events_for,
     eventually,

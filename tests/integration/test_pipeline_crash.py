@@ -8,36 +8,25 @@ the rows end as exactly the set of published (coupon, user) pairs.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
-from fcfs.bootstrap.settings import Settings
 from fcfs.entrypoints.consumer import consumer_alive
-from tests.integration.kafka_support import (
+from tests.support.pipeline import (
     create_coupon,
     events_for,
     eventually,
     issued_pairs,
     issued_quantity,
-    pipeline_env,
     pipeline_settings,
     publish_all,
     read_topic,
+    start_consumer,
 )
 
 USERS = 4_000
-
-
-def start_consumer(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **pipeline_env(settings)}
-    with log.open("ab") as out:
-        return subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "fcfs.entrypoints.consumer"], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
 
 
 async def rows_at_least(database_url: str, count: int, process: subprocess.Popen[bytes], log: Path) -> int:

@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from fcfs import Settings
-from tests.integration.test_strategy_lab import race
+from tests.support.race import race
 
 
 async def test_accepted_users_are_exactly_the_rows_after_the_drain(lab_settings: Settings, tmp_path: Path) -> None:

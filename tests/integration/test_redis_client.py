@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from datetime import UTC, datetime
 
 import pytest
 import redis.asyncio as aioredis
 
-from fcfs.adapters.redis.client import RedisHealthCheck, create_client
+from fcfs.adapters.redis.client import RedisClient, RedisHealthCheck, create_client
 from fcfs.adapters.redis.gate import RedisIssuanceGate
 from fcfs.adapters.redis.locks import RedisDistributedLock, RedisSpinLock
 from fcfs.adapters.redis.unconfirmed import RedisUnconfirmedEvents
@@ -28,16 +27,9 @@ async def test_health_check_passes_when_redis_answers(redis_server_url: str) -> 
         await client.aclose()
 
 
-async def test_health_check_fails_with_gate_error_when_redis_is_down() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    client = create_client(f"redis://127.0.0.1:{port}/0", timeout=0.5)
-    try:
-        with pytest.raises(GateError):
-            await RedisHealthCheck(client).check()
-    finally:
-        await client.aclose()
+async def test_health_check_fails_with_gate_error_when_redis_is_down(unreachable_redis: RedisClient) -> None:
+    with pytest.raises(GateError):
+        await RedisHealthCheck(unreachable_redis).check()
 
 
 async def test_a_burst_larger_than_the_pool_waits_for_connections_instead_of_failing(

@@ -8,18 +8,12 @@ instead of failing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import shutil
 import socket
-import subprocess
-import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-import redis
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
@@ -29,77 +23,19 @@ from fcfs.adapters.redis.gate import RedisIssuanceGate
 from fcfs.adapters.redis.locks import RedisDistributedLock, RedisSpinLock
 from fcfs.adapters.redis.scripting import script
 from fcfs.adapters.redis.unconfirmed import RedisUnconfirmedEvents
-from fcfs.bootstrap.embedded import EmbeddedServiceMissing, redis_server_binary, wait_for_port
 from fcfs.domain.errors import GateError
 from fcfs.domain.events import CouponIssued
 from fcfs.domain.issuance import GateVerdict
+from tests.support.services import cluster_for_test
 
 PRIMARIES = 3
 SLOTS = 16384
 
 
-def _cluster_ports() -> list[int]:
-    """Free ports whose cluster bus ports (port + 10000) are free too."""
-    ports: list[int] = []
-    while len(ports) < PRIMARIES:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if port + 10000 > 65535 or port in ports:
-            continue
-        with contextlib.suppress(OSError), socket.socket() as bus:
-            bus.bind(("127.0.0.1", port + 10000))
-            ports.append(port)
-    return ports
-
-
 @pytest.fixture(scope="module")
 def cluster_url() -> Iterator[str]:
-    try:
-        binary = redis_server_binary()
-    except EmbeddedServiceMissing as exc:
-        pytest.skip(str(exc))
-    workdir = Path(tempfile.mkdtemp(prefix="fcfs-redis-cluster-"))
-    ports = _cluster_ports()
-    processes: list[subprocess.Popen[bytes]] = []
-    try:
-        for port in ports:
-            node_dir = workdir / str(port)
-            node_dir.mkdir()
-            argv = [binary, "--bind", "127.0.0.1", "--port", str(port), "--cluster-enabled", "yes",
-                    "--cluster-config-file", "nodes.conf", "--save", "", "--appendonly", "no",
-                    "--dir", str(node_dir)]  # fmt: skip
-            log = (node_dir / "redis.log").open("ab")
-            processes.append(subprocess.Popen(argv, cwd=node_dir, stdout=log, stderr=subprocess.STDOUT))
-            wait_for_port(port, process=processes[-1])
-        _form_cluster(ports)
-        yield f"redis://127.0.0.1:{ports[0]}/0"
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(10)
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _form_cluster(ports: list[int]) -> None:
-    nodes = [redis.Redis(port=port) for port in ports]
-    share = SLOTS // PRIMARIES
-    for index, node in enumerate(nodes):
-        last = SLOTS - 1 if index == PRIMARIES - 1 else (index + 1) * share - 1
-        node.execute_command("CLUSTER ADDSLOTS", *range(index * share, last + 1))
-    for port in ports[1:]:
-        nodes[0].execute_command("CLUSTER MEET", "127.0.0.1", port)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        infos = [node.cluster("INFO") for node in nodes]
-        if all(info["cluster_state"] == "ok" and int(info["cluster_known_nodes"]) == PRIMARIES for info in infos):
-            break
-        time.sleep(0.1)
-    else:
-        pytest.fail("the test cluster did not converge")
-    for node in nodes:
-        node.close()
+    for running in cluster_for_test(PRIMARIES):
+        yield running.url
 
 
 @pytest.fixture

@@ -10,15 +10,14 @@ import asyncio
 import random
 import socket
 from collections import Counter
-from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
 from redis.crc import key_slot
 
 from fcfs.adapters.memory.gate import MemoryIssuanceGate
-from fcfs.adapters.redis.batching import BatchingRedisIssuanceGate
-from fcfs.adapters.redis.client import create_client
+from fcfs.adapters.redis.batched_gate import BatchingRedisIssuanceGate
+from fcfs.adapters.redis.client import RedisClient, create_client
 from fcfs.adapters.redis.gate import LOAD_CHUNK, RedisIssuanceGate
 from fcfs.domain.errors import GateError, InvalidInput
 from fcfs.domain.issuance import GateVerdict
@@ -28,27 +27,15 @@ COUPON = 7
 
 
 @pytest.fixture
-async def redis_gate(
-    redis_server_url: str, redis_prefix: str, redis_client: aioredis.Redis
-) -> AsyncIterator[RedisIssuanceGate]:
-    """The Lua gate on a client of its own; `redis_client` deletes this test's keys afterwards."""
-    client = create_client(redis_server_url, max_connections=200)
-    try:
-        yield RedisIssuanceGate(client, redis_prefix)
-    finally:
-        await client.aclose()
+def redis_gate(adapter_redis: RedisClient, redis_prefix: str) -> RedisIssuanceGate:
+    """The Lua gate on a client of its own."""
+    return RedisIssuanceGate(adapter_redis, redis_prefix)
 
 
 @pytest.fixture
-async def batching_gate(
-    redis_server_url: str, redis_prefix: str, redis_client: aioredis.Redis
-) -> AsyncIterator[BatchingRedisIssuanceGate]:
+def batching_gate(adapter_redis: RedisClient, redis_prefix: str) -> BatchingRedisIssuanceGate:
     """The gate that sends one loop turn's attempts on a coupon as one `issue_many.lua` call."""
-    client = create_client(redis_server_url, max_connections=200)
-    try:
-        yield BatchingRedisIssuanceGate(client, redis_prefix)
-    finally:
-        await client.aclose()
+    return BatchingRedisIssuanceGate(adapter_redis, redis_prefix)
 
 
 @pytest.fixture(params=["redis", "batching", "memory"])
@@ -271,18 +258,14 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def test_unreachable_redis_is_a_gate_error() -> None:
-    client = create_client(f"redis://127.0.0.1:{_closed_port()}/0", timeout=0.5)
-    gate = RedisIssuanceGate(client, "fcfs-t-down")
-    try:
-        with pytest.raises(GateError):
-            await gate.try_issue(COUPON, 1)
-        with pytest.raises(GateError):
-            await gate.load_stock(COUPON, 1, [1])
-        with pytest.raises(GateError):
-            await gate.remaining(COUPON)
-    finally:
-        await client.aclose()
+async def test_unreachable_redis_is_a_gate_error(unreachable_redis: RedisClient) -> None:
+    gate = RedisIssuanceGate(unreachable_redis, "fcfs-t-down")
+    with pytest.raises(GateError):
+        await gate.try_issue(COUPON, 1)
+    with pytest.raises(GateError):
+        await gate.load_stock(COUPON, 1, [1])
+    with pytest.raises(GateError):
+        await gate.remaining(COUPON)
 
 
 async def _serve_but_never_answer_scripts(

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 import redis.asyncio as aioredis
 
-from fcfs.adapters.redis.client import RedisClient, create_client
+from fcfs.adapters.redis.client import RedisClient
 from fcfs.adapters.redis.locks import RedisDistributedLock, RedisSpinLock
 from fcfs.domain.errors import GateError, WaitTimedOut
 from fcfs.ports.locks import KeyedLock
@@ -19,13 +18,8 @@ LockMaker = Callable[..., KeyedLock]
 
 
 @pytest.fixture
-async def client(redis_server_url: str, redis_client: aioredis.Redis) -> AsyncIterator[RedisClient]:
-    """A client of the adapters' own; `redis_client` deletes this test's keys afterwards."""
-    made = create_client(redis_server_url, max_connections=200, timeout=5.0)
-    try:
-        yield made
-    finally:
-        await made.aclose()
+def client(adapter_redis: RedisClient) -> RedisClient:
+    return adapter_redis
 
 
 @pytest.fixture(params=["distributed", "spin"])
@@ -131,17 +125,12 @@ async def test_release_after_the_body_raised_keeps_the_error_and_frees_the_lock(
 
 
 @pytest.mark.parametrize("kind", [RedisDistributedLock, RedisSpinLock])
-async def test_unreachable_redis_is_a_gate_error_not_a_timeout(kind: type[RedisSpinLock]) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    client = create_client(f"redis://127.0.0.1:{port}/0", timeout=0.5)
-    try:
-        with pytest.raises(GateError):
-            async with kind(client, "fcfs-t-down", 1.0, 1.0).hold("c:1"):
-                pytest.fail("entered a lock on a Redis that is down")
-    finally:
-        await client.aclose()
+async def test_unreachable_redis_is_a_gate_error_not_a_timeout(
+    kind: type[RedisSpinLock], unreachable_redis: RedisClient
+) -> None:
+    with pytest.raises(GateError):
+        async with kind(unreachable_redis, "fcfs-t-down", 1.0, 1.0).hold("c:1"):
+            pytest.fail("entered a lock on a Redis that is down")
 
 
 def test_lock_names_cannot_move_the_hash_tag(client: RedisClient, redis_prefix: str) -> None:

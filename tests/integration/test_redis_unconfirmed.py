@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import redis.asyncio as aioredis
 
 from fcfs.adapters.memory.publisher import MemoryUnconfirmedEvents
-from fcfs.adapters.redis.client import create_client
+from fcfs.adapters.redis.client import RedisClient
 from fcfs.adapters.redis.unconfirmed import RedisUnconfirmedEvents
 from fcfs.domain.events import CouponIssued
 from fcfs.ports.publisher import UnconfirmedEvents
@@ -24,14 +23,8 @@ def issued(coupon_id: int = 7, user_id: int = 1, at: datetime = T0) -> CouponIss
 
 
 @pytest.fixture
-async def redis_ledger(
-    redis_server_url: str, redis_prefix: str, redis_client: aioredis.Redis
-) -> AsyncIterator[RedisUnconfirmedEvents]:
-    client = create_client(redis_server_url, max_connections=5)
-    try:
-        yield RedisUnconfirmedEvents(client, redis_prefix)
-    finally:
-        await client.aclose()
+def redis_ledger(adapter_redis: RedisClient, redis_prefix: str) -> RedisUnconfirmedEvents:
+    return RedisUnconfirmedEvents(adapter_redis, redis_prefix)
 
 
 @pytest.fixture(params=["redis", "memory"])

@@ -22,7 +22,7 @@ from schemathesis.checks import (
 
 from fcfs import Settings
 from fcfs.entrypoints.runtime import stop
-from tests.integration.http_support import create_coupon, start_server
+from tests.support.http_server import create_coupon, start_server
 
 CHECKS = [
     not_a_server_error,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from fcfs.domain.issuance import PersistResult
-from tests.integration.test_sql_repositories import Store, coupon_of, issued, issued_quantity, open_store, sqlite_url
+from tests.support.stores import Store, coupon_of, issued, issued_quantity, open_store, opened_store, sqlite_url
 
 TOTAL = 100
 
@@ -26,25 +26,20 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("database_url") if request.param == "mariadb" else sqlite_url(tmp_path)
 
 
+PRODUCTION_POOL = {"pool_size": 20, "max_overflow": 0, "pool_timeout": 120.0}
+
+
 @pytest.fixture
 async def db_store(db_url: str) -> AsyncIterator[Store]:
     """A database store with a pool like production's (20 connections, no overflow)."""
-    opened = await open_store(db_url, pool_size=20, max_overflow=0, pool_timeout=120.0)
-    try:
+    async with opened_store(db_url, **PRODUCTION_POOL) as opened:
         yield opened
-    finally:
-        assert opened.engine is not None
-        await opened.engine.dispose()
 
 
 @pytest.fixture
 async def mariadb_store(database_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(database_url, pool_size=20, max_overflow=0, pool_timeout=120.0)
-    try:
+    async with opened_store(database_url, **PRODUCTION_POOL) as opened:
         yield opened
-    finally:
-        assert opened.engine is not None
-        await opened.engine.dispose()
 
 
 def racers(db_store: Store) -> int:

@@ -1,4 +1,4 @@
-"""The storage contract, run against MariaDB, SQLite and the in-memory twin alike.
+"""The storage contract, run against MariaDB, SQLite and the in-memory twins (plain and InnoDB-like) alike.
 
 The capped batch insert (DESIGN.md §6.5–6.6) and the unit of work the SQL strategies
 compose. Properties only a real database has (row locks, concurrent transactions, several
@@ -7,83 +7,39 @@ processes sharing a SQLite file) run against the databases only.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from fcfs.adapters.memory.store import (
-    MemoryCouponRepository,
-    MemoryDatabase,
-    MemoryIssuedCouponRepository,
-    MemoryUnitOfWork,
-)
-from fcfs.adapters.sql.engine import create_engine
-from fcfs.adapters.sql.migrate import upgrade
-from fcfs.adapters.sql.repositories import SqlCouponRepository, SqlIssuedCouponRepository
-from fcfs.adapters.sql.uow import SqlUnitOfWork
-from fcfs.domain.coupon import Coupon, NewCoupon, ValidityWindow
+from fcfs.domain.coupon import NewCoupon, ValidityWindow
 from fcfs.domain.events import CouponIssued
 from fcfs.domain.issuance import PersistResult
-from fcfs.ports.repositories import CouponRepository, IssuedCouponRepository, UnitOfWork
+from tests.support.stores import (
+    INNODB_TWIN,
+    MEMORY,
+    Store,
+    coupon_of,
+    issued,
+    issued_quantity,
+    opened_store,
+    sqlite_url,
+)
 
 
-@dataclass
-class Store:
-    coupons: CouponRepository
-    issued: IssuedCouponRepository
-    uow: UnitOfWork
-    engine: AsyncEngine | None = None
-
-
-def sqlite_url(directory: object) -> str:
-    return f"sqlite+aiosqlite:///{directory}/data/fcfs.db"
-
-
-@pytest.fixture(params=["mariadb", "sqlite", "memory"])
-def backend_url(request: pytest.FixtureRequest, tmp_path: object) -> str | None:
+@pytest.fixture(params=["mariadb", "sqlite", "memory", "innodb-twin"])
+def backend_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
     if request.param == "mariadb":
         return str(request.getfixturevalue("database_url"))
     if request.param == "sqlite":
         return sqlite_url(tmp_path)
-    return None
-
-
-async def open_store(url: str | None, **pool: int | float) -> Store:
-    if url is None:
-        db = MemoryDatabase()
-        return Store(MemoryCouponRepository(db), MemoryIssuedCouponRepository(db), MemoryUnitOfWork(db))
-    if url.startswith("sqlite"):
-        await upgrade(url)
-    engine = create_engine(url, **pool)  # type: ignore[arg-type]
-    return Store(SqlCouponRepository(engine), SqlIssuedCouponRepository(engine), SqlUnitOfWork(engine), engine)
+    return MEMORY if request.param == "memory" else INNODB_TWIN
 
 
 @pytest.fixture
-async def store(backend_url: str | None) -> AsyncIterator[Store]:
-    opened = await open_store(backend_url, pool_size=5)
-    try:
+async def store(backend_url: str) -> AsyncIterator[Store]:
+    async with opened_store(backend_url, pool_size=5) as opened:
         yield opened
-    finally:
-        if opened.engine is not None:
-            await opened.engine.dispose()
-
-
-def issued(coupon_id: int, user_id: int, event_id: str | None = None) -> CouponIssued:
-    return CouponIssued(event_id or str(uuid.uuid4()), coupon_id, user_id, datetime.now(UTC))
-
-
-async def coupon_of(store: Store, total: int = 10) -> Coupon:
-    return await store.coupons.add(NewCoupon("Launch week", total))
-
-
-async def issued_quantity(store: Store, coupon_id: int) -> int:
-    found = await store.coupons.get(coupon_id)
-    assert found is not None
-    return found.issued_quantity
 
 
 def ids(*events: CouponIssued) -> tuple[str, ...]:

@@ -7,61 +7,20 @@ holds in 1 process, and whether it broke in 2 is recorded (the original's lesson
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from pathlib import Path
 
 import pytest
 
-from fcfs import Settings, open_services
-from fcfs.bootstrap.strategies import discover
-from fcfs.entrypoints.consumer import run_consumer
-from fcfs.entrypoints.demo import GRANTED, granted_users, user_order
-from fcfs.entrypoints.loadgen import BurstResult, burst, issue_requests
-from fcfs.entrypoints.runtime import stop
-from tests.integration.http_support import create_coupon, start_server
+from fcfs import Settings
+from fcfs.bootstrap.plugins import discover
+from fcfs.entrypoints.demo import GRANTED
+from fcfs.entrypoints.loadgen import BurstResult
+from tests.support.race import STOCK, race
 
-STOCK = 100
-USERS, REPEATS = 2_700, 300
 FACTORIES = discover()
 SAFE = sorted(name for name, factory in FACTORIES.items() if factory.cross_process_safe)
 LOCAL = sorted(name for name, factory in FACTORIES.items() if not factory.cross_process_safe and name != "no-lock")
-
-
-async def race(  # noqa: ANN201
-    settings: Settings,
-    workers: int,
-    tmp_path: Path,
-    concurrency: int = 300,
-    *,
-    stock: int = STOCK,
-    users: int = USERS,
-    repeats: int = REPEATS,
-):
-    """One server for `settings.strategy`; returns the burst result and the drained audit."""
-    process, base_url = start_server(settings, workers, tmp_path)
-    stop_consumer = asyncio.Event()
-    consumer = None
-    if settings.strategy == "lua-async":
-        consumer = asyncio.create_task(run_consumer(settings, stop=stop_consumer))
-    try:
-        coupon_id = create_coupon(base_url, stock, settings.strategy)
-        order = user_order(users, repeats)
-        result: BurstResult = await burst(base_url, issue_requests(coupon_id, order), concurrency=concurrency)
-        granted = granted_users(result)
-        async with open_services(settings) as fcfs:
-            for _ in range(300):
-                audit = await fcfs.audit_coupon.execute(coupon_id)
-                if granted <= audit.row_users:
-                    audit = await fcfs.audit_coupon.execute(coupon_id)  # counts read after the last commit
-                    break
-                await asyncio.sleep(0.1)
-        return result, audit, granted
-    finally:
-        stop(process)
-        if consumer is not None:
-            stop_consumer.set()
-            await asyncio.wait_for(consumer, 30)
 
 
 def assert_invariants(name: str, result: BurstResult, audit, granted: set[int]) -> None:  # noqa: ANN001

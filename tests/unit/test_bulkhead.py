@@ -25,7 +25,7 @@ class SlowIssue:
 async def test_calls_past_the_limit_are_rejected_after_the_bounded_wait() -> None:
     release = asyncio.Event()
     inner = SlowIssue(release)
-    guarded = GuardedIssueCoupon(inner, Bulkhead("issue", limit=5, wait_seconds=0.05))  # type: ignore[arg-type]
+    guarded = GuardedIssueCoupon(inner, Bulkhead("issue", limit=5, wait_seconds=0.05))
     calls = [asyncio.create_task(guarded.execute(IssueCommand(1, user))) for user in range(1, 51)]
     await asyncio.sleep(0.2)
     release.set()

@@ -18,10 +18,10 @@ from fcfs.domain.coupon import IssuedCoupon
 from fcfs.domain.errors import PublishFailed, StorageError
 from fcfs.domain.events import CouponIssued, DeadLetterReason, DeadLetterSource
 from fcfs.domain.issuance import PersistResult
-from fcfs.domain.services import ProcessIssuedBatch
+from fcfs.domain.use_cases import ProcessIssuedBatch
 from fcfs.ports.consumer import ConsumedBatch, ConsumedEvent, RejectedRecord
 from fcfs.ports.repositories import IssuedCouponRepository
-from tests.unit.conftest import MemoryWorld
+from tests.support.memory_world import MemoryWorld
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

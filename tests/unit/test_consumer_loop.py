@@ -129,6 +129,28 @@ def consumer(client: FakeClient, handler: Handler, **kwargs: Any) -> KafkaBatchC
     )
 
 
+@dataclass
+class InFlight:
+    """A running consumer whose handler has entered a batch (2 records per partition) and waits on `handler.gate`."""
+
+    client: FakeClient
+    handler: Handler
+    loop: KafkaBatchConsumer
+    stop: asyncio.Event
+    task: asyncio.Task[None]
+
+
+async def batch_in_flight(**options: Any) -> InFlight:
+    client = FakeClient(log_of(2))
+    handler = Handler(client)
+    handler.gate = asyncio.Event()
+    stop = asyncio.Event()
+    loop = consumer(client, handler, batch_size=100, **options)
+    task = asyncio.create_task(loop.run(stop))
+    await handler.entered.wait()
+    return InFlight(client, handler, loop, stop, task)
+
+
 async def run_until(loop: KafkaBatchConsumer, stop: asyncio.Event, condition: Any, timeout: float = 5.0) -> None:
     task = asyncio.create_task(loop.run(stop))
     try:
@@ -193,74 +215,52 @@ async def test_a_failing_handler_is_retried_on_the_same_records_and_nothing_is_c
 
 
 async def test_on_stop_a_batch_that_finishes_within_the_grace_is_committed() -> None:
-    client = FakeClient(log_of(2))
-    handler = Handler(client)
-    handler.gate = asyncio.Event()
-    stop = asyncio.Event()
-    task = asyncio.create_task(consumer(client, handler, batch_size=100, stop_grace_seconds=5).run(stop))
-    await handler.entered.wait()
+    flight = await batch_in_flight(stop_grace_seconds=5)
 
-    stop.set()
-    handler.gate.set()
-    await asyncio.wait_for(task, 5)
+    flight.stop.set()
+    flight.handler.gate.set()
+    await asyncio.wait_for(flight.task, 5)
 
-    assert client.committed == {TP0: 2, TP1: 2}
-    assert client.stopped
+    assert flight.client.committed == {TP0: 2, TP1: 2}
+    assert flight.client.stopped
 
 
 async def test_on_stop_a_batch_that_outlasts_the_grace_is_abandoned_uncommitted() -> None:
-    client = FakeClient(log_of(2))
-    handler = Handler(client)
-    handler.gate = asyncio.Event()
-    stop = asyncio.Event()
-    loop = consumer(client, handler, batch_size=100, stop_grace_seconds=0.05)
-    task = asyncio.create_task(loop.run(stop))
-    await handler.entered.wait()
+    flight = await batch_in_flight(stop_grace_seconds=0.05)
 
-    stop.set()
-    await asyncio.wait_for(task, 5)
+    flight.stop.set()
+    await asyncio.wait_for(flight.task, 5)
 
-    assert client.commits == []
-    assert handler.cancelled
-    assert loop.batches_abandoned == 1
-    assert client.stopped
+    assert flight.client.commits == []
+    assert flight.handler.cancelled
+    assert flight.loop.batches_abandoned == 1
+    assert flight.client.stopped
 
 
 async def test_a_revocation_waits_until_the_batch_in_flight_is_committed() -> None:
-    client = FakeClient(log_of(2))
-    handler = Handler(client)
-    handler.gate = asyncio.Event()
-    stop = asyncio.Event()
-    task = asyncio.create_task(consumer(client, handler, batch_size=100, revoke_grace_seconds=5).run(stop))
-    await handler.entered.wait()
+    flight = await batch_in_flight(revoke_grace_seconds=5)
 
-    revocation = asyncio.create_task(client.listener.on_partitions_revoked({TP0, TP1}))
+    revocation = asyncio.create_task(flight.client.listener.on_partitions_revoked({TP0, TP1}))
     await asyncio.sleep(0.05)
     assert not revocation.done()
-    handler.gate.set()
+    flight.handler.gate.set()
     await asyncio.wait_for(revocation, 5)
 
-    assert client.committed == {TP0: 2, TP1: 2}
-    stop.set()
-    await asyncio.wait_for(task, 5)
+    assert flight.client.committed == {TP0: 2, TP1: 2}
+    flight.stop.set()
+    await asyncio.wait_for(flight.task, 5)
 
 
 async def test_a_revocation_abandons_a_batch_that_outlasts_the_grace_and_commits_nothing() -> None:
-    client = FakeClient(log_of(2))
-    handler = Handler(client)
-    handler.gate = asyncio.Event()
-    stop = asyncio.Event()
-    loop = consumer(client, handler, batch_size=100, revoke_grace_seconds=0.05)
-    task = asyncio.create_task(loop.run(stop))
-    await handler.entered.wait()
+    flight = await batch_in_flight(revoke_grace_seconds=0.05)
 
-    await asyncio.wait_for(client.listener.on_partitions_revoked({TP0, TP1}), 5)
+    await asyncio.wait_for(flight.client.listener.on_partitions_revoked({TP0, TP1}), 5)
 
-    assert handler.cancelled
-    assert client.commits == []
-    assert loop.batches_abandoned >= 1
-    stop.set()
-    await asyncio.wait_for(task, 5)
+    assert flight.handler.cancelled
+    assert flight.client.commits == []
+    assert flight.loop.batches_abandoned >= 1
+    flight.stop.set()
+    await asyncio.wait_for(flight.task, 5)
 
 
 async def test_a_revocation_between_batches_does_not_wait() -> None:

@@ -9,9 +9,9 @@ import pytest
 
 from fcfs.domain.errors import PublishFailed, PublishOutcomeUnknown
 from fcfs.domain.events import CouponIssued
-from fcfs.domain.services import Reconcile
+from fcfs.domain.use_cases import Reconcile
 from fcfs.ports.lag import ConsumerLag
-from tests.unit.conftest import MemoryWorld
+from tests.support.memory_world import MemoryWorld
 
 GRACE = 30.0
 

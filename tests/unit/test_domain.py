@@ -19,10 +19,9 @@ from fcfs.domain.coupon import (
 )
 from fcfs.domain.errors import Code, CouponNotFound, InvalidInput, StockConflict, UnknownStrategy
 from fcfs.domain.issuance import GateVerdict, IssueCommand, IssueStatus, UserIssueState
-from fcfs.domain.services import CouponWindows, IssueCoupon, LoadStock, ReadCoupon, ReadUserIssue
+from fcfs.domain.use_cases import CouponWindows, IssueCoupon, LoadStock, ReadCoupon, ReadUserIssue
 from fcfs.ports.strategy import IssueStrategy, StrategyCatalog
-from tests.unit.conftest import NOW, MemoryWorld
-from tests.unit.test_strategies import build
+from tests.support.memory_world import NOW, MemoryWorld, build
 
 aware = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC))
 naive = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1))

@@ -12,7 +12,7 @@ from litestar.testing import AsyncTestClient
 from fcfs.bootstrap.container import open_memory_services
 from fcfs.bootstrap.settings import Settings
 from fcfs.entrypoints.http.app import create_app
-from tests.unit.test_http_contract import assert_envelope
+from tests.support.http_client import assert_envelope
 
 pytestmark = pytest.mark.usefixtures("both_issue_paths")
 
@@ -56,7 +56,7 @@ async def test_a_valid_token_issues_to_its_subject_without_a_body_user(client) -
     response = await client.post(f"/api/v1/coupons/{coupon_id}/issue", json={}, headers=bearer(token()))
     assert_envelope(response, 200, "200")
     assert response.json()["result"]["userId"] == 42
-    state = await client.get(f"/api/v1/coupons/{coupon_id}/issued/42")
+    state = await client.get(f"/api/v1/coupons/{coupon_id}/issued/42", headers=bearer(token()))
     assert state.json()["result"]["state"] == "issued"
 
 
@@ -78,7 +78,7 @@ async def test_a_body_user_other_than_the_subject_is_forbidden_and_nothing_is_is
     response = await client.post(f"/api/v1/coupons/{coupon_id}/issue", json={"userId": 7}, headers=bearer(token()))
     assert_envelope(response, 403, "A002")
     for user in (7, 42):
-        state = await client.get(f"/api/v1/coupons/{coupon_id}/issued/{user}")
+        state = await client.get(f"/api/v1/coupons/{coupon_id}/issued/{user}", headers=ADMIN)
         assert state.json()["result"]["state"] == "none"
 
 
@@ -101,6 +101,10 @@ def _alg_none() -> str:
         ("sub out of range", lambda: token(sub=str(2**63))),
         ("sub not a string", lambda: token(sub=42)),
         ("another algorithm", lambda: token(algorithm="HS512")),
+        ("exp a string (RFC 7519 NumericDate is a number)", lambda: token(exp=" 99999999999 ")),
+        ("exp a numeric string", lambda: token(exp=str(int(time.time()) + 60))),
+        ("nbf a string", lambda: token(nbf="0")),
+        ("iat a string", lambda: token(iat=str(int(time.time())))),
         ("garbage", lambda: "not.a.token"),
     ],
 )
@@ -152,3 +156,92 @@ async def test_without_a_secret_the_body_user_is_required() -> None:
         coupon_id = await loaded_coupon(client)
         assert_envelope(await client.post(f"/api/v1/coupons/{coupon_id}/issue", json={}), 400, "G002")
         assert_envelope(await client.post(f"/api/v1/coupons/{coupon_id}/issue", json={"userId": 3}), 200, "200")
+
+
+async def test_numeric_dates_may_be_fractional_numbers(client) -> None:
+    coupon_id = await loaded_coupon(client)
+    now = time.time()
+    fractional = token(exp=now + 60.5, nbf=now - 1.5, iat=now - 0.25)
+    response = await client.post(f"/api/v1/coupons/{coupon_id}/issue", json={}, headers=bearer(fractional))
+    assert_envelope(response, 200, "200")
+
+
+# Item 11: a user's issuance state is that user's (or the admin's) to read when user tokens are on.
+
+
+async def test_reading_a_users_state_needs_a_token(client) -> None:
+    coupon_id = await loaded_coupon(client)
+    assert_envelope(await client.get(f"/api/v1/coupons/{coupon_id}/issued/42"), 401, "A001")
+    bad = bearer(token(exp=" 99999999999 "))
+    assert_envelope(await client.get(f"/api/v1/coupons/{coupon_id}/issued/42", headers=bad), 401, "A001")
+
+
+async def test_a_user_reads_their_own_state_and_not_anothers(client) -> None:
+    coupon_id = await loaded_coupon(client)
+    await client.post(f"/api/v1/coupons/{coupon_id}/issue", json={}, headers=bearer(token(sub="7")))
+    own = await client.get(f"/api/v1/coupons/{coupon_id}/issued/42", headers=bearer(token()))
+    assert_envelope(own, 200, "200")
+    assert own.json()["result"]["state"] == "none"
+    other = await client.get(f"/api/v1/coupons/{coupon_id}/issued/7", headers=bearer(token()))
+    assert_envelope(other, 403, "A002")
+    assert "issued" not in other.text
+
+
+async def test_the_admin_reads_any_users_state(client) -> None:
+    coupon_id = await loaded_coupon(client)
+    await client.post(f"/api/v1/coupons/{coupon_id}/issue", json={}, headers=bearer(token(sub="7")))
+    state = await client.get(f"/api/v1/coupons/{coupon_id}/issued/7", headers=ADMIN)
+    assert_envelope(state, 200, "200")
+    assert state.json()["result"]["state"] == "issued"
+
+
+async def test_without_an_admin_token_configured_no_bearer_is_the_admin_for_reads() -> None:
+    settings = Settings(strategy="lua", user_token_secret=SECRET, user_token_audience="fcfs", user_token_issuer="shop")
+    async with AsyncTestClient(create_app(settings, services=open_memory_services(settings))) as client:
+        coupon_id = await loaded_coupon(client)
+        anything = {"Authorization": "Bearer whatever"}
+        assert_envelope(await client.get(f"/api/v1/coupons/{coupon_id}/issued/42", headers=anything), 401, "A001")
+
+
+async def test_without_user_tokens_states_stay_readable_by_anyone() -> None:
+    settings = Settings(strategy="lua")
+    async with AsyncTestClient(create_app(settings, services=open_memory_services(settings))) as client:
+        coupon_id = await loaded_coupon(client)
+        assert_envelope(await client.get(f"/api/v1/coupons/{coupon_id}/issued/42"), 200, "200")
+
+
+# Item 16: with both tokens configured the admin `?strategy=` override is usable.
+
+
+async def test_the_admin_bearer_with_a_strategy_issues_to_the_body_user(client) -> None:
+    coupon_id = await loaded_coupon(client)
+    url = f"/api/v1/coupons/{coupon_id}/issue?strategy=lua"
+    response = await client.post(url, json={"userId": 9}, headers=ADMIN)
+    assert_envelope(response, 200, "200")
+    assert response.json()["result"]["userId"] == 9
+    assert_envelope(await client.post(url, json={}, headers=ADMIN), 400, "G002")  # the admin names the user
+
+
+async def test_a_user_token_with_the_admin_header_may_choose_a_strategy(client) -> None:
+    coupon_id = await loaded_coupon(client)
+    url = f"/api/v1/coupons/{coupon_id}/issue?strategy=lua"
+    headers = bearer(token()) | {"X-Fcfs-Admin-Token": "admin-token"}
+    response = await client.post(url, json={}, headers=headers)
+    assert_envelope(response, 200, "200")
+    assert response.json()["result"]["userId"] == 42
+
+
+@pytest.mark.parametrize("admin_header", ["wrong", "", "Bearer admin-token"])
+async def test_a_wrong_admin_header_is_forbidden(client, admin_header: str) -> None:
+    coupon_id = await loaded_coupon(client)
+    url = f"/api/v1/coupons/{coupon_id}/issue?strategy=lua"
+    headers = bearer(token()) | {"X-Fcfs-Admin-Token": admin_header}
+    assert_envelope(await client.post(url, json={}, headers=headers), 403, "A002")
+    view = (await client.get(f"/api/v1/coupons/{coupon_id}")).json()["result"]
+    assert view["remaining"] == 5
+
+
+async def test_without_a_strategy_the_admin_bearer_is_no_issuing_caller(client) -> None:
+    coupon_id = await loaded_coupon(client)
+    response = await client.post(f"/api/v1/coupons/{coupon_id}/issue", json={"userId": 9}, headers=ADMIN)
+    assert_envelope(response, 401, "A001")

@@ -10,6 +10,7 @@ from litestar.testing import AsyncTestClient
 from fcfs.bootstrap.container import open_memory_services
 from fcfs.bootstrap.settings import Settings
 from fcfs.entrypoints.http.app import create_app
+from tests.support.http_client import assert_envelope, make_coupon
 
 pytestmark = pytest.mark.usefixtures("both_issue_paths")
 
@@ -22,23 +23,6 @@ async def client() -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
     app = create_app(settings, services=open_memory_services(settings))
     async with AsyncTestClient(app) as test_client:
         yield test_client
-
-
-async def make_coupon(client: AsyncTestClient, total: int = 2, load: bool = True) -> int:  # type: ignore[type-arg]
-    created = await client.post("/api/v1/coupons", json={"name": "c", "totalQuantity": total})
-    assert created.status_code == 201, created.text
-    coupon_id = int(created.json()["result"]["id"])
-    if load:
-        assert (await client.post(f"/api/v1/coupons/{coupon_id}/stock")).status_code == 200
-    return coupon_id
-
-
-def assert_envelope(response, status: int, code: str) -> None:  # noqa: ANN001
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"isSuccess", "code", "message", "result"}
-    assert body["code"] == code, body
-    assert body["isSuccess"] is (status < 400)
 
 
 async def test_issue_flow_answers_issued_then_already_issued_then_sold_out(client) -> None:
@@ -183,3 +167,56 @@ async def test_schema_and_health_answer(client) -> None:
     assert (await client.get("/schema/openapi.json")).status_code == 200
     assert_envelope(await client.get("/health"), 200, "200")
     assert_envelope(await client.get("/ready"), 200, "200")
+
+
+ADMIN_POSTS = [("/api/v1/coupons", b'{"name": "c", "totalQuantity": 1}'), ("/api/v1/coupons/{id}/stock", b"{}")]
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "json", None]
+)
+async def test_a_body_not_declared_json_is_415_g006(client, content_type: str | None) -> None:
+    coupon_id = await make_coupon(client)
+    headers = {} if content_type is None else {"content-type": content_type}
+    posts = [(f"/api/v1/coupons/{coupon_id}/issue", b'{"userId": 1}'), *ADMIN_POSTS]
+    for path, body in posts:
+        response = await client.post(path.format(id=coupon_id), content=body, headers=headers)
+        assert_envelope(response, 415, "G006")
+    assert (await client.get(f"/api/v1/coupons/{coupon_id}/issued/1")).json()["result"]["state"] == "none"
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "Application/JSON", "application/x+json"])
+async def test_json_media_types_are_read(client, content_type: str) -> None:
+    coupon_id = await make_coupon(client)
+    path = f"/api/v1/coupons/{coupon_id}/issue"
+    response = await client.post(path, content=b'{"userId": 1}', headers={"content-type": content_type})
+    assert_envelope(response, 200, "200")
+
+
+async def test_no_body_needs_no_content_type(client) -> None:
+    coupon_id = await make_coupon(client, load=False)
+    assert_envelope(await client.post(f"/api/v1/coupons/{coupon_id}/stock"), 200, "200")
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/coupons/{id}/issue", b'{"userId": 1, "userId": 2}'),
+        ("/api/v1/coupons/{id}/issue", b'{"userId": 1, "user\\u0049d": 2}'),  # the same key, escaped
+        ("/api/v1/coupons", b'{"name": "a", "totalQuantity": 1, "name": "b"}'),
+        ("/api/v1/coupons/{id}/stock", b'{"quantity": 1, "quantity": 2}'),
+    ],
+)
+async def test_a_key_given_twice_is_g002(client, path: str, body: bytes) -> None:
+    coupon_id = await make_coupon(client, load=False)
+    if "issue" in path:
+        assert_envelope(await client.post(f"/api/v1/coupons/{coupon_id}/stock"), 200, "200")
+    response = await client.post(path.format(id=coupon_id), content=body, headers={"content-type": "application/json"})
+    assert_envelope(response, 400, "G002")
+    assert "more than once" in response.json()["message"]
+
+
+async def test_a_key_named_inside_a_value_is_not_a_repeat(client) -> None:
+    created = await client.post("/api/v1/coupons", json={"name": '"name"', "totalQuantity": 1})
+    assert_envelope(created, 201, "201")
+    assert created.json()["result"]["name"] == '"name"'

@@ -7,9 +7,7 @@ import dataclasses
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-import httpx
 import pytest
-from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from fcfs.adapters.memory.idempotency import MemoryIdempotencyStore
@@ -19,18 +17,9 @@ from fcfs.domain.errors import SystemBusy
 from fcfs.domain.issuance import IssueCommand, IssueOutcome
 from fcfs.entrypoints.http.app import create_app
 from fcfs.ports.idempotency import StoredAnswer
-from tests.unit.test_http_contract import assert_envelope, make_coupon
+from tests.support.http_client import assert_envelope, concurrent_client, make_coupon
 
 pytestmark = pytest.mark.usefixtures("both_issue_paths")
-
-
-@asynccontextmanager
-async def concurrent_client(app: Litestar, peer: str = "192.0.2.10") -> AsyncIterator[httpx.AsyncClient]:
-    """Requests served concurrently on this event loop (Litestar's test client serves one at a time)."""
-    async with app.lifespan():
-        transport = httpx.ASGITransport(app=app, client=(peer, 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://fcfs.test") as client:
-            yield client
 
 
 class CountingIssue:
@@ -54,7 +43,7 @@ def app_with(settings: Settings, wrap: Callable[[object], CountingIssue]):  # no
     @asynccontextmanager
     async def services() -> AsyncIterator[Services]:
         async with open_memory_services(settings) as opened:
-            yield dataclasses.replace(opened, issue_coupon=wrap(opened.issue_coupon))  # type: ignore[arg-type]
+            yield dataclasses.replace(opened, issue_coupon=wrap(opened.issue_coupon))
 
     return create_app(settings, services=services())
 
@@ -81,7 +70,7 @@ async def test_fifty_parallel_requests_with_one_key_make_one_attempt_and_get_ide
         assert (view["issuedCount"], view["remaining"]) == (1, 4)
 
 
-async def test_the_key_is_scoped_to_coupon_and_user() -> None:
+async def test_the_key_is_scoped_to_the_coupon() -> None:
     settings = Settings(strategy="lua")
     holder: list[CountingIssue] = []
     app = app_with(settings, lambda inner: holder.append(CountingIssue(inner, pause=0)) or holder[-1])
@@ -89,10 +78,102 @@ async def test_the_key_is_scoped_to_coupon_and_user() -> None:
         coupon_id = await make_coupon(client, total=5)
         other_coupon = await make_coupon(client, total=5)
         first = await issue(client, coupon_id, 1, "same")
-        second = await issue(client, coupon_id, 2, "same")
         third = await issue(client, other_coupon, 1, "same")
-        assert [answer.json()["result"]["userId"] for answer in (first, second, third)] == [1, 2, 1]
-        assert len(holder[0].attempts) == 3
+        assert [answer.json()["result"]["userId"] for answer in (first, third)] == [1, 1]
+        assert len(holder[0].attempts) == 2
+
+
+# Item 13: the key reused for a different request is refused (IETF idempotency-key draft: 422), and a
+# refusal that decided nothing is not stored for the corrected retry.
+
+
+async def test_the_key_reused_with_another_body_user_is_422_and_attempts_nothing() -> None:
+    settings = Settings(strategy="lua")
+    holder: list[CountingIssue] = []
+    app = app_with(settings, lambda inner: holder.append(CountingIssue(inner, pause=0)) or holder[-1])
+    async with AsyncTestClient(app) as client:
+        coupon_id = await make_coupon(client, total=5)
+        assert_envelope(await issue(client, coupon_id, 1, "same"), 200, "200")
+        reused = await issue(client, coupon_id, 2, "same")
+        assert_envelope(reused, 422, "G007")
+        assert "Idempotent-Replayed" not in reused.headers
+        assert len(holder[0].attempts) == 1
+        state = await client.get(f"/api/v1/coupons/{coupon_id}/issued/2")
+        assert state.json()["result"]["state"] == "none"
+
+
+async def test_the_key_reused_while_the_first_is_in_flight_with_another_body_is_422_at_once() -> None:
+    settings = Settings(strategy="lua", idempotency_wait_seconds=5)
+    holder: list[CountingIssue] = []
+    app = app_with(settings, lambda inner: holder.append(CountingIssue(inner, pause=0.3)) or holder[-1])
+    async with concurrent_client(app) as client:
+        coupon_id = await make_coupon(client)
+        first = asyncio.create_task(issue(client, coupon_id, 1, "busy"))
+        await asyncio.sleep(0.1)
+        assert_envelope(await issue(client, coupon_id, 2, "busy"), 422, "G007")
+        assert not first.done()  # refused without waiting for the first answer
+        assert_envelope(await first, 200, "200")
+        assert len(holder[0].attempts) == 1
+
+
+async def test_the_same_request_spelled_differently_is_replayed() -> None:
+    settings = Settings(strategy="lua")
+    async with AsyncTestClient(create_app(settings, services=open_memory_services(settings))) as client:
+        coupon_id = await make_coupon(client)
+        url = f"/api/v1/coupons/{coupon_id}/issue"
+        headers = {"Idempotency-Key": "k", "Content-Type": "application/json"}
+        first = await client.post(url, content=b'{"userId":5}', headers=headers)
+        again = await client.post(url, content=b'{ "userId" : 5 }', headers=headers)
+        assert_envelope(first, 200, "200")
+        assert (again.status_code, again.content) == (first.status_code, first.content)
+        assert again.headers["Idempotent-Replayed"] == "true"
+
+
+async def test_the_key_reused_with_another_strategy_is_422() -> None:
+    settings = Settings(strategy="lua")
+    async with AsyncTestClient(create_app(settings, services=open_memory_services(settings))) as client:
+        coupon_id = await make_coupon(client)
+        url = f"/api/v1/coupons/{coupon_id}/issue"
+        headers = {"Idempotency-Key": "k"}
+        assert_envelope(await client.post(url, json={"userId": 5}, headers=headers), 200, "200")
+        other = await client.post(f"{url}?strategy=pessimistic-lock", json={"userId": 5}, headers=headers)
+        assert_envelope(other, 422, "G007")
+
+
+async def test_an_unknown_strategy_is_not_replayed_to_the_corrected_retry() -> None:
+    settings = Settings(strategy="lua")
+    async with AsyncTestClient(create_app(settings, services=open_memory_services(settings))) as client:
+        coupon_id = await make_coupon(client)
+        url = f"/api/v1/coupons/{coupon_id}/issue"
+        headers = {"Idempotency-Key": "fix-me"}
+        assert_envelope(await client.post(f"{url}?strategy=bogus", json={"userId": 5}, headers=headers), 400, "C004")
+        assert_envelope(await client.post(f"{url}?strategy=bogus", json={"userId": 5}, headers=headers), 400, "C004")
+        corrected = await client.post(f"{url}?strategy=lua", json={"userId": 5}, headers=headers)
+        assert_envelope(corrected, 200, "200")
+        assert "Idempotent-Replayed" not in corrected.headers
+
+
+async def test_with_user_tokens_each_user_has_their_own_keys() -> None:
+    import time
+
+    import jwt
+
+    secret = "s" * 32
+    settings = Settings(strategy="lua", user_token_secret=secret)
+    holder: list[CountingIssue] = []
+    app = app_with(settings, lambda inner: holder.append(CountingIssue(inner, pause=0)) or holder[-1])
+
+    def as_user(user: int) -> dict[str, str]:
+        signed = jwt.encode({"sub": str(user), "exp": int(time.time()) + 60}, secret, algorithm="HS256")
+        return {"Authorization": f"Bearer {signed}", "Idempotency-Key": "same"}
+
+    async with AsyncTestClient(app) as client:
+        coupon_id = await make_coupon(client)
+        url = f"/api/v1/coupons/{coupon_id}/issue"
+        answers = [await client.post(url, json={}, headers=as_user(user)) for user in (1, 2, 1)]
+        assert [answer.json()["result"]["userId"] for answer in answers] == [1, 2, 1]
+        assert answers[2].headers["Idempotent-Replayed"] == "true"
+        assert len(holder[0].attempts) == 2
 
 
 async def test_a_replay_returns_the_first_answer_even_after_the_state_changed() -> None:
@@ -169,3 +250,14 @@ async def test_the_memory_store_expires_answers_and_dead_claims() -> None:
     assert (await store.claim(1, 1, "k")).answer == StoredAnswer(200, b"{}")
     now[0] = 14.0
     assert (await store.claim(1, 1, "k")).token is not None
+
+
+async def test_the_memory_store_refuses_a_claim_with_another_fingerprint() -> None:
+    store = MemoryIdempotencyStore(answer_ttl=10, pending_ttl=2)
+    claim = await store.claim(1, 0, "k", "first")
+    assert claim.token is not None
+    assert (await store.claim(1, 0, "k", "second")).conflict  # in flight
+    assert (await store.claim(1, 0, "k", "first")).in_flight
+    await store.settle(1, 0, "k", claim.token, StoredAnswer(200, b"{}"))
+    assert (await store.claim(1, 0, "k", "second")).conflict  # answered
+    assert (await store.claim(1, 0, "k", "first")).answer == StoredAnswer(200, b"{}")

@@ -11,15 +11,16 @@ from prometheus_client import CollectorRegistry
 from fcfs.adapters.memory.gate import MemoryIssuanceGate
 from fcfs.bootstrap.bulkhead import Bulkhead
 from fcfs.bootstrap.container import open_memory_services
-from fcfs.bootstrap.metered import MeteredIssueCoupon, bulkhead_observer
-from fcfs.bootstrap.metrics import Metrics, process_metrics
+from fcfs.bootstrap.observability.gauges import bulkhead_observer
+from fcfs.bootstrap.observability.instrumented_gate import InstrumentedGate
+from fcfs.bootstrap.observability.instrumented_issue import InstrumentedIssueCoupon
+from fcfs.bootstrap.observability.metrics import Metrics, process_metrics
 from fcfs.bootstrap.settings import Settings
 from fcfs.bootstrap.sold_out import SoldOutFlags, SoldOutShortcut
-from fcfs.bootstrap.timed import TimedGate
 from fcfs.domain.errors import SystemBusy
 from fcfs.domain.issuance import GateVerdict, IssueCommand, IssueOutcome, IssueStatus
 from fcfs.entrypoints.http.app import create_app
-from tests.unit.test_http_contract import make_coupon
+from tests.support.http_client import make_coupon
 
 pytestmark = pytest.mark.usefixtures("both_issue_paths")
 
@@ -105,7 +106,7 @@ async def test_every_attempt_is_counted_by_its_code_errors_included_and_strategy
     inner = Scripted(
         IssueOutcome(IssueStatus.ISSUED, 1, 1), SystemBusy("full"), IssueOutcome(IssueStatus.SOLD_OUT, 1, 3)
     )
-    metered = MeteredIssueCoupon(inner, Catalog(), metrics)  # type: ignore[arg-type]
+    metered = InstrumentedIssueCoupon(inner, Catalog(), metrics)
     await metered.execute(IssueCommand(1, 1))
     try:
         await metered.execute(IssueCommand(1, 2))
@@ -138,11 +139,11 @@ async def test_gate_calls_are_timed() -> None:
     metrics = fresh_metrics()
     gate = MemoryIssuanceGate()
     await gate.load_stock(1, 1, [])
-    timed = TimedGate(gate, metrics)
+    timed = InstrumentedGate(gate, metrics)
     assert await timed.try_issue(1, 1) is GateVerdict.ISSUED
     assert await timed.try_issue(1, 2) is GateVerdict.SOLD_OUT
     assert sample(metrics, "fcfs_gate_seconds_count") == 2
-    assert await timed.remaining(1) == 0
+    assert await gate.remaining(1) == 0
 
 
 async def test_after_sold_out_the_flag_answers_without_calling_inside_until_it_expires() -> None:
@@ -153,7 +154,7 @@ async def test_after_sold_out_the_flag_answers_without_calling_inside_until_it_e
         IssueOutcome(IssueStatus.ISSUED, 1, 3),
         IssueOutcome(IssueStatus.ISSUED, 2, 4),
     )
-    shortcut = SoldOutShortcut(inner, flags)  # type: ignore[arg-type]
+    shortcut = SoldOutShortcut(inner, flags)
     assert (await shortcut.execute(IssueCommand(1, 1))).status is IssueStatus.SOLD_OUT
     assert (await shortcut.execute(IssueCommand(1, 2))).status is IssueStatus.SOLD_OUT
     assert inner.calls == 1
@@ -189,7 +190,11 @@ async def test_deleting_a_coupon_clears_its_flag() -> None:
 async def test_consumer_hooks_count_batches_once_and_dead_letters_by_reason() -> None:
     import asyncio
 
-    from fcfs.bootstrap.metered import MeteredDeadLetters, consumer_lag_sampled, metered_batches
+    from fcfs.bootstrap.observability.instrumented_pipeline import (
+        InstrumentedDeadLetters,
+        consumer_lag_sampled,
+        instrumented_batches,
+    )
     from fcfs.domain.events import DeadLetterReason, DeadLetterSource, IssueDeadLettered
     from fcfs.ports.consumer import ConsumedBatch, RejectedRecord
 
@@ -200,7 +205,7 @@ async def test_consumer_hooks_count_batches_once_and_dead_letters_by_reason() ->
         handled.append(len(batch))
         return None
 
-    metered = metered_batches(handler, metrics)
+    metered = instrumented_batches(handler, metrics)
     batch = ConsumedBatch(rejected=(RejectedRecord(b"x", None, DeadLetterReason.UNDECODABLE, "?"),) * 3)
     await metered(batch)
     await metered(batch)  # the loop retrying the same batch
@@ -212,7 +217,7 @@ async def test_consumer_hooks_count_batches_once_and_dead_letters_by_reason() ->
         async def dead_letter(self, letter: IssueDeadLettered) -> None:
             pass
 
-    letters = MeteredDeadLetters(Letters(), metrics)
+    letters = InstrumentedDeadLetters(Letters(), metrics)
     for reason in (DeadLetterReason.OVER_CAP, DeadLetterReason.OVER_CAP, DeadLetterReason.INVALID):
         await letters.dead_letter(IssueDeadLettered(b"x", None, DeadLetterSource.CONSUMER, reason))
     assert sample(metrics, "fcfs_dead_letters_total", reason="over_cap") == 2
@@ -241,7 +246,7 @@ def test_log_lines_carry_the_request_id_while_a_request_is_served() -> None:
 def test_serve_prepares_an_emptied_multiprocess_directory_and_removes_it_after(tmp_path, monkeypatch) -> None:  # noqa: ANN001
     import os
 
-    from fcfs.bootstrap.metrics import MULTIPROC_ENV, multiprocess_dir
+    from fcfs.bootstrap.observability.metrics import MULTIPROC_ENV, multiprocess_dir
 
     monkeypatch.delenv(MULTIPROC_ENV, raising=False)
     with multiprocess_dir(tmp_path) as path:

@@ -10,8 +10,7 @@ from fcfs.bootstrap.settings import Settings
 from fcfs.entrypoints.http.app import create_app
 from fcfs.entrypoints.http.client_ip import TrustedProxies
 from fcfs.ports.rate_limit import RateLimit
-from tests.unit.test_http_contract import assert_envelope, make_coupon
-from tests.unit.test_http_idempotency import concurrent_client
+from tests.support.http_client import assert_envelope, concurrent_client, make_coupon
 
 pytestmark = pytest.mark.usefixtures("both_issue_paths")
 

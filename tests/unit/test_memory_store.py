@@ -1,21 +1,42 @@
-"""The memory twin keeps the unique key and the row lock the way InnoDB does for open transactions."""
+"""Both memory twins keep the unique key and the row lock the way InnoDB does for open transactions."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
+import pytest
+
+from fcfs.adapters.memory.innodb import InnoDbUnitOfWork
 from fcfs.adapters.memory.store import MemoryCouponRepository, MemoryDatabase, MemoryUnitOfWork
-from fcfs.domain.coupon import NewCoupon
+from fcfs.domain.coupon import IssuedCoupon, NewCoupon
+from fcfs.ports.repositories import UnitOfWork
+
+Twin = Callable[[MemoryDatabase], UnitOfWork]
 
 
-async def setup(total: int = 5) -> tuple[MemoryDatabase, MemoryUnitOfWork, int]:
+@pytest.fixture(params=[MemoryUnitOfWork, InnoDbUnitOfWork], ids=["memory", "innodb-twin"])
+def twin(request: pytest.FixtureRequest) -> Twin:
+    return request.param  # type: ignore[no-any-return]
+
+
+async def setup(twin: Twin, total: int = 5) -> tuple[MemoryDatabase, UnitOfWork, int]:
     db = MemoryDatabase()
     coupon = await MemoryCouponRepository(db).add(NewCoupon("c", total))
-    return db, MemoryUnitOfWork(db), coupon.id
+    return db, twin(db), coupon.id
 
 
-async def test_an_insert_waits_for_the_open_transaction_holding_its_key_and_then_sees_its_row() -> None:
-    db, uow, coupon_id = await setup()
+async def insert_once_set(started: asyncio.Event, uow: UnitOfWork, coupon_id: int) -> IssuedCoupon | None:
+    """User 1's insert, committed, begun only once `started` is set (so another transaction got there first)."""
+    await started.wait()
+    async with uow.begin() as tx:
+        row = await tx.add_issued(coupon_id, 1)
+        await tx.commit()
+        return row
+
+
+async def test_an_insert_waits_for_the_open_transaction_holding_its_key_and_then_sees_its_row(twin: Twin) -> None:
+    db, uow, coupon_id = await setup(twin)
     first_inserted = asyncio.Event()
     release_first = asyncio.Event()
 
@@ -26,14 +47,8 @@ async def test_an_insert_waits_for_the_open_transaction_holding_its_key_and_then
             await release_first.wait()
             await tx.commit()
 
-    async def second() -> object:
-        await first_inserted.wait()
-        async with uow.begin() as tx:
-            row = await tx.add_issued(coupon_id, 1)
-            await tx.commit()
-            return row
-
-    task_one, task_two = asyncio.create_task(first()), asyncio.create_task(second())
+    task_one = asyncio.create_task(first())
+    task_two = asyncio.create_task(insert_once_set(first_inserted, uow, coupon_id))
     await asyncio.sleep(0.01)
     assert not task_two.done()  # waiting on the key, as InnoDB would
     release_first.set()
@@ -42,8 +57,8 @@ async def test_an_insert_waits_for_the_open_transaction_holding_its_key_and_then
     assert len(db.issued) == 1
 
 
-async def test_when_the_holder_rolls_back_the_waiting_insert_succeeds() -> None:
-    db, uow, coupon_id = await setup()
+async def test_when_the_holder_rolls_back_the_waiting_insert_succeeds(twin: Twin) -> None:
+    db, uow, coupon_id = await setup(twin)
     inserted = asyncio.Event()
 
     async def holder() -> None:
@@ -52,20 +67,13 @@ async def test_when_the_holder_rolls_back_the_waiting_insert_succeeds() -> None:
             inserted.set()
             await asyncio.sleep(0.01)  # leaves without commit: rolled back
 
-    async def waiter() -> object:
-        await inserted.wait()
-        async with uow.begin() as tx:
-            row = await tx.add_issued(coupon_id, 1)
-            await tx.commit()
-            return row
-
-    _, row = await asyncio.gather(holder(), waiter())
+    _, row = await asyncio.gather(holder(), insert_once_set(inserted, uow, coupon_id))
     assert row is not None
     assert list(db.issued) == [(coupon_id, 1)]
 
 
-async def test_the_conditional_increment_holds_the_row_until_the_transaction_ends() -> None:
-    db, uow, coupon_id = await setup(total=1)
+async def test_the_conditional_increment_holds_the_row_until_the_transaction_ends(twin: Twin) -> None:
+    db, uow, coupon_id = await setup(twin, total=1)
     order: list[str] = []
 
     async def reserve(name: str, hold: float) -> bool:

@@ -23,7 +23,7 @@ def plugin_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
     dist = tmp_path / "fcfs_echo_plugin-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fcfs-echo-plugin\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[fcfs.strategies]\necho = tests.unit.plugin_strategy:EchoStrategy\n")
+    (dist / "entry_points.txt").write_text("[fcfs.strategies]\necho = tests.support.plugin_strategy:EchoStrategy\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     return tmp_path
 

@@ -9,41 +9,24 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
-from importlib.metadata import entry_points
 
 import pytest
 
 from fcfs.domain.issuance import IssueCommand, IssueOutcome, IssueStatus
 from fcfs.ports.strategy import IssueStrategy
-from tests.unit.conftest import MemoryWorld
+from tests.support.memory_world import MemoryWorld, build
+from tests.support.strategy_names import GATED, SQL_SAFE
 
 TOTAL = 100
 DISTINCT_USERS = 2_000
 REPEATED_USERS = 1_000  # these users ask twice: 3,000 attempts in all
 SLOW_COMMIT_TURNS = 10  # a COMMIT as slow as about three reads of the next attempt
 
-SAFE = [
-    "synchronized-commit",
-    "reentrant-lock",
-    "semaphore",
-    "atomic",
-    "atomic-query",
-    "pessimistic-lock",
-    "distributed-lock",
-    "spin-lock",
-    "lua",
-    "lua-async",
-]
+SAFE = [*SQL_SAFE, *GATED]
 # The atomic counter hands a unit to a repeat before the insert finds the user's row, so
 # while a repeat is in flight another user may be told "sold out"; the unit comes back
 # when the repeat ends, and later traffic gets it (the original's AtomicInteger did the same).
 CLAIM_BEFORE_DUPLICATE_CHECK = {"atomic"}
-
-
-def build(name: str, world: MemoryWorld) -> IssueStrategy:
-    (point,) = entry_points(group="fcfs.strategies", name=name)
-    strategy: IssueStrategy = point.load()(world.kit)
-    return strategy
 
 
 def burst(seed: int = 2024) -> list[int]:

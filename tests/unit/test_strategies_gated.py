@@ -10,8 +10,7 @@ import pytest
 from fcfs.adapters.memory.store import MemoryIssuedCouponRepository
 from fcfs.domain.errors import CouponNotFound, PublishFailed, PublishOutcomeUnknown, StorageError, TemporaryFailure
 from fcfs.domain.issuance import IssueCommand, IssueStatus, PersistResult
-from tests.unit.conftest import NOW, MemoryWorld
-from tests.unit.test_strategies import build
+from tests.support.memory_world import NOW, MemoryWorld, build
 
 
 class BrokenStore(MemoryIssuedCouponRepository):

@@ -8,12 +8,12 @@ from importlib.metadata import EntryPoint, entry_points
 
 import pytest
 
-from fcfs.bootstrap.strategies import GROUP, StrategyRegistry, discover
+from fcfs.bootstrap.plugins import GROUP, StrategyRegistry, discover
 from fcfs.domain.errors import StrategyUnavailable
 from fcfs.domain.issuance import IssueCommand, IssueStatus
 from fcfs.ports.strategy import Capability, StrategyFactory
-from tests.unit.conftest import MemoryWorld
-from tests.unit.plugin_strategy import EchoStrategy
+from tests.support.memory_world import MemoryWorld
+from tests.support.plugin_strategy import EchoStrategy
 
 CROSS_PROCESS_SAFE = {  # DESIGN.md §7
     "no-lock": False,
@@ -29,7 +29,7 @@ CROSS_PROCESS_SAFE = {  # DESIGN.md §7
     "lua": True,
     "lua-async": True,
 }
-ECHO = EntryPoint(name="echo", value="tests.unit.plugin_strategy:EchoStrategy", group=GROUP)
+ECHO = EntryPoint(name="echo", value="tests.support.plugin_strategy:EchoStrategy", group=GROUP)
 
 
 def installed() -> dict[str, StrategyFactory]:

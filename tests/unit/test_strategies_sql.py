@@ -10,21 +10,10 @@ import pytest
 from fcfs.adapters.memory.locks import ProcessSemaphore, TimedProcessLock
 from fcfs.domain.errors import CouponNotFound, StorageError, WaitTimedOut
 from fcfs.domain.issuance import IssueCommand, IssueStatus
-from tests.unit.conftest import MemoryWorld
-from tests.unit.test_strategies import build
+from tests.support.memory_world import MemoryWorld, build
+from tests.support.strategy_names import SQL_SAFE, UNSAFE
 
-SQL_STRATEGIES = [
-    "no-lock",
-    "synchronized",
-    "synchronized-commit",
-    "reentrant-lock",
-    "semaphore",
-    "atomic",
-    "atomic-query",
-    "pessimistic-lock",
-    "distributed-lock",
-    "spin-lock",
-]
+SQL_STRATEGIES = [*UNSAFE, *SQL_SAFE]
 LOCKED = [  # strategy, the kit's lock it waits for
     ("reentrant-lock", "timed_lock"),
     ("distributed-lock", "distributed_lock"),

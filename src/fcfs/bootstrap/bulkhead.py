@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fcfs.domain.errors import SystemBusy
-from fcfs.domain.services import IssueCoupon
+from fcfs.ports.use_cases import IssuesCoupons
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -109,10 +109,10 @@ class _Place:
         self._bulkhead.release()
 
 
-class GuardedIssueCoupon(IssueCoupon):
+class GuardedIssueCoupon(IssuesCoupons):
     """The issue use case behind a bulkhead, applied by the container, not by editing the use case."""
 
-    def __init__(self, inner: IssueCoupon, bulkhead: Bulkhead) -> None:
+    def __init__(self, inner: IssuesCoupons, bulkhead: Bulkhead) -> None:
         self._inner = inner
         self.bulkhead = bulkhead
 

@@ -5,9 +5,12 @@ strategy choice) are answered sold out for `ttl` seconds without calling the gat
 the tail of a flash sale costs no Redis round trip. The flag only ever answers what the
 gate just said: it cannot issue anything, so it cannot break invariants 1–3. What it can
 do is answer "sold out" for up to `ttl` after a unit came back (a compensation), or to a
-user who already holds the coupon (instead of "already issued"). Loading stock or
-deleting the coupon in this process clears the flag at once; other processes wait out
-their `ttl`.
+user who already holds the coupon (instead of "already issued"). Loading stock, a
+top-up, a pause, resume or close, or deleting the coupon in this process clears the flag
+at once; other processes wait out their `ttl`. So on another instance a coupon that sold
+out in the last `ttl` may answer "sold out" where the gate would say paused (C009) or
+closed (C005): the flag admits nobody either, so a pause still holds everywhere the
+moment it answered; only the code differs, for at most `ttl`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import time
 from typing import TYPE_CHECKING
 
 from fcfs.domain.issuance import IssueOutcome, IssueStatus
-from fcfs.domain.services import DeleteCoupon, IssueCoupon, LoadStock, StockLoaded
+from fcfs.ports.use_cases import ChangesCouponState, DeletesCoupons, IssuesCoupons, LoadsStock, Report_co, TopsUpStock
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -43,8 +46,8 @@ class SoldOutFlags:
             del self._until[name]
 
 
-class SoldOutShortcut(IssueCoupon):
-    def __init__(self, inner: IssueCoupon, flags: SoldOutFlags) -> None:
+class SoldOutShortcut(IssuesCoupons):
+    def __init__(self, inner: IssuesCoupons, flags: SoldOutFlags) -> None:
         self._inner = inner
         self._flags = flags
 
@@ -57,25 +60,49 @@ class SoldOutShortcut(IssueCoupon):
         return outcome
 
 
-class FlagClearingLoadStock(LoadStock):
-    def __init__(self, inner: LoadStock, flags: SoldOutFlags) -> None:
+class FlagClearingLoadStock(LoadsStock[Report_co]):
+    def __init__(self, inner: LoadsStock[Report_co], flags: SoldOutFlags) -> None:
         self._inner = inner
         self._flags = flags
 
-    async def execute(self, coupon_id: int, quantity: int | None = None) -> StockLoaded:
+    async def execute(self, coupon_id: int, quantity: int | None = None) -> Report_co:
         try:
             return await self._inner.execute(coupon_id, quantity)
         finally:
             self._flags.clear(coupon_id)
 
 
-class FlagClearingDeleteCoupon(DeleteCoupon):
-    def __init__(self, inner: DeleteCoupon, flags: SoldOutFlags) -> None:
+class FlagClearingDeleteCoupon(DeletesCoupons):
+    def __init__(self, inner: DeletesCoupons, flags: SoldOutFlags) -> None:
         self._inner = inner
         self._flags = flags
 
     async def execute(self, coupon_id: int) -> None:
         try:
             await self._inner.execute(coupon_id)
+        finally:
+            self._flags.clear(coupon_id)
+
+
+class FlagClearingStateChange(ChangesCouponState[Report_co]):
+    def __init__(self, inner: ChangesCouponState[Report_co], flags: SoldOutFlags) -> None:
+        self._inner = inner
+        self._flags = flags
+
+    async def execute(self, coupon_id: int) -> Report_co:
+        try:
+            return await self._inner.execute(coupon_id)
+        finally:
+            self._flags.clear(coupon_id)
+
+
+class FlagClearingTopUp(TopsUpStock[Report_co]):
+    def __init__(self, inner: TopsUpStock[Report_co], flags: SoldOutFlags) -> None:
+        self._inner = inner
+        self._flags = flags
+
+    async def execute(self, coupon_id: int, *, add: int | None = None, total_quantity: int | None = None) -> Report_co:
+        try:
+            return await self._inner.execute(coupon_id, add=add, total_quantity=total_quantity)
         finally:
             self._flags.clear(coupon_id)

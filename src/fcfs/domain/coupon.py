@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from fcfs.domain.coupon_state import CouponState, StateMark
 from fcfs.domain.errors import CouponNotFound, InvalidInput
 
 if TYPE_CHECKING:
@@ -70,7 +71,11 @@ class NewCoupon:
 
 @dataclass(frozen=True, slots=True)
 class Coupon:
-    """A stored coupon. `issued_quantity` is the database's own count, capped by `total_quantity`."""
+    """A stored coupon. `issued_quantity` is the database's own count, capped by `total_quantity`.
+
+    `state` is the operator's switch (open, paused, closed); `state_version` grows with
+    each change, so the gate's mirror of the state never goes back to an older one.
+    """
 
     id: int
     name: str
@@ -78,10 +83,16 @@ class Coupon:
     issued_quantity: int
     window: ValidityWindow
     created_at: datetime
+    state: CouponState = CouponState.OPEN
+    state_version: int = 0
 
     @property
     def left_to_issue(self) -> int:
         return max(self.total_quantity - self.issued_quantity, 0)
+
+    @property
+    def state_mark(self) -> StateMark:
+        return StateMark(self.state, self.state_version)
 
 
 @dataclass(frozen=True, slots=True)

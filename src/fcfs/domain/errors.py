@@ -30,12 +30,16 @@ class Code(Enum):
     STOCK_NOT_LOADED = ("C006", 409, "Coupon stock is not loaded")
     STOCK_CONFLICT = ("C007", 409, "Requested stock exceeds what is left to issue")
     STRATEGY_UNAVAILABLE = ("C008", 400, "Strategy cannot run on the configured backends")
+    PAUSED = ("C009", 409, "Coupon issuance is paused")
+    STRATEGY_CONFLICT = ("C010", 409, "Strategy conflicts with how this coupon is being issued")
     UNAUTHORIZED = ("A001", 401, "Unauthorized")
     FORBIDDEN = ("A002", 403, "Forbidden")
     RATE_LIMITED = ("R001", 429, "Too many requests")
     BODY_TOO_LARGE = ("G003", 413, "Request body too large")
     NOT_FOUND = ("G004", 404, "No such resource")
     METHOD_NOT_ALLOWED = ("G005", 405, "Method not allowed")
+    UNSUPPORTED_MEDIA_TYPE = ("G006", 415, "Unsupported media type: send application/json")
+    IDEMPOTENCY_KEY_REUSED = ("G007", 422, "Idempotency-Key already used for a different request")
 
     def __init__(self, code: str, http_status: int, message: str) -> None:
         self.code = code
@@ -69,8 +73,31 @@ class StrategyUnavailable(FcfsError):
     code = Code.STRATEGY_UNAVAILABLE
 
 
+class StrategyConflict(FcfsError):
+    """The coupon's truth lives where another strategy family keeps it (Redis gate vs database):
+    mixing them would issue past the total or leave an admitted user without a row."""
+
+    code = Code.STRATEGY_CONFLICT
+
+
 class StockConflict(FcfsError):
     code = Code.STOCK_CONFLICT
+
+
+class IssuancePaused(FcfsError):
+    """An operator paused the coupon: nothing was consumed, and the same attempt may succeed after a resume.
+
+    An error rather than an outcome because it decides nothing: an `Idempotency-Key`
+    claim is released (not answered C009 forever), and no sold-out flag is raised.
+    """
+
+    code = Code.PAUSED
+
+
+class CouponClosed(FcfsError):
+    """A closed coupon stays closed: it cannot be paused or resumed (C005, as any attempt on it)."""
+
+    code = Code.NOT_OPEN
 
 
 class TemporaryFailure(FcfsError):

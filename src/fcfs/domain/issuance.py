@@ -62,8 +62,13 @@ class GateVerdict(StrEnum):
     ALREADY_ISSUED = "already_issued"
     SOLD_OUT = "sold_out"
     NOT_LOADED = "not_loaded"
+    PAUSED = "paused"  # the coupon's mirrored state refused the attempt: raise `IssuancePaused`
+    CLOSED = "closed"  # closed by an operator: answered as "not open"
 
     def as_status(self) -> IssueStatus:
+        """The outcome a refusing verdict answers; `PAUSED` has none (it is `IssuancePaused`)."""
+        if self is GateVerdict.CLOSED:
+            return IssueStatus.NOT_OPEN
         return IssueStatus(self.value)
 
 
@@ -72,6 +77,7 @@ class UserIssueState(StrEnum):
 
     ISSUED = "issued"  # a row exists
     PENDING = "pending"  # the gate holds the user but no row exists yet
+    FAILED = "failed"  # the gate admitted the user, but the database is full: no row can ever come
     NONE = "none"
 
 

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from fcfs.bootstrap.container import ConsumerServices, consumer_heartbeat_age, open_consumer_services
+from fcfs.bootstrap.observability.logs import configure_logging
+from fcfs.bootstrap.pipeline import ConsumerServices, consumer_heartbeat_age, open_consumer_services
 from fcfs.bootstrap.settings import Settings
 from fcfs.domain.errors import PublishFailed
-from fcfs.entrypoints.http.logs import configure_logging
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -76,7 +76,7 @@ def _serve_metrics(settings: Settings) -> None:
         return
     from prometheus_client import start_http_server
 
-    from fcfs.bootstrap.metrics import process_metrics
+    from fcfs.bootstrap.observability.metrics import process_metrics
 
     start_http_server(settings.metrics_port, registry=process_metrics().registry)
 

@@ -7,6 +7,7 @@ answers' counters; the answers are only compared against it (acked users == rows
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import time
 from dataclasses import dataclass
@@ -16,17 +17,18 @@ import httpx
 import msgspec
 
 from fcfs.bootstrap.container import open_services
-from fcfs.bootstrap.embedded import free_port
-from fcfs.bootstrap.strategies import scale_out, unavailable_reason
+from fcfs.bootstrap.plugins import scale_out, unavailable_reason
+from fcfs.bootstrap.preflight import configured_capabilities
+from fcfs.entrypoints.embedded import free_port
 from fcfs.entrypoints.loadgen import BurstResult, burst, issue_requests, run
 from fcfs.entrypoints.runtime import spawn_consumer, spawn_server, stop, wait_ready
-from fcfs.ports.strategy import Capability
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from fcfs.bootstrap.settings import Settings
-    from fcfs.domain.services import CouponAudit
+    from fcfs.domain.use_cases import CouponAudit
     from fcfs.ports.strategy import StrategyFactory
 
 GRANTED = {"200", "202"}
@@ -51,14 +53,7 @@ def skip_reason(settings: Settings, factories: dict[str, StrategyFactory], name:
     refused = scale_out(settings)
     if refused and not factory.cross_process_safe:
         return f"process-local, refused {refused}"
-    capabilities = {Capability.SQL}
-    if not settings.sqlalchemy_url.startswith("sqlite"):
-        capabilities.add(Capability.ROW_LOCKS)
-    if settings.redis_url:
-        capabilities.add(Capability.REDIS)
-    if settings.kafka_bootstrap_servers:
-        capabilities.add(Capability.BROKER)
-    return unavailable_reason(factory, frozenset(capabilities))
+    return unavailable_reason(factory, configured_capabilities(settings))
 
 
 def admin_headers(settings: Settings) -> dict[str, str]:
@@ -130,16 +125,20 @@ def summarize(scenario: Scenario, result: BurstResult, audit: CouponAudit, drain
     } | result.summary()
 
 
-async def run_burst(base_url: str, coupon_id: int, scenario: Scenario, progress: object | None) -> BurstResult:
+async def run_burst(
+    base_url: str, coupon_id: int, scenario: Scenario, on_answer: Callable[[int], None] | None
+) -> BurstResult:
     order = user_order(scenario.users, scenario.repeats)
-    advance = getattr(progress, "advance_one", None)
-    return await burst(base_url, issue_requests(coupon_id, order), concurrency=scenario.concurrency, on_answer=advance)
+    return await burst(
+        base_url, issue_requests(coupon_id, order), concurrency=scenario.concurrency, on_answer=on_answer
+    )
 
 
 def run_scenario(
-    settings: Settings, scenario: Scenario, log_dir: Path, progress: object | None = None
+    settings: Settings, scenario: Scenario, log_dir: Path, on_answer: Callable[[int], None] | None = None
 ) -> dict[str, object]:
     """One server (N workers) for one strategy, plus a consumer when the strategy needs one."""
+    settings = dataclasses.replace(settings, strategy=scenario.strategy)  # the audit opens services for it
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     server = spawn_server(port, scenario.workers, log_dir, strategy=scenario.strategy)
@@ -147,7 +146,7 @@ def run_scenario(
     try:
         wait_ready(base_url, server)
         coupon_id = create_loaded_coupon(base_url, settings, scenario.stock, f"demo {scenario.strategy}")
-        result = run(run_burst(base_url, coupon_id, scenario, progress))
+        result = run(run_burst(base_url, coupon_id, scenario, on_answer))
         granted = granted_users(result)
         audit, drain = asyncio.run(audit_after_drain(settings, coupon_id, granted, timeout=60.0))
         return summarize(scenario, result, audit, drain) | {"couponId": coupon_id}

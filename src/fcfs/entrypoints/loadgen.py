@@ -7,6 +7,7 @@ its own cost per request far below the server's, so it measures the server, not 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -93,9 +94,10 @@ class _Connection(asyncio.Protocol):
     """One keep-alive connection as a protocol: no stream reader, the response is parsed from the
     bytes as they arrive, so the cost per request is a write, one buffer scan and a future."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, tls: ssl.SSLContext | None = None) -> None:
         self.host = host
         self.port = port
+        self._tls = tls
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
         self._waiter: asyncio.Future[tuple[int, bytes]] | None = None
@@ -105,7 +107,11 @@ class _Connection(asyncio.Protocol):
         self._close_after = False
 
     async def open(self) -> None:
-        await asyncio.get_running_loop().create_connection(lambda: self, self.host, self.port)
+        loop = asyncio.get_running_loop()
+        if self._tls is None:
+            await loop.create_connection(lambda: self, self.host, self.port)
+        else:
+            await loop.create_connection(lambda: self, self.host, self.port, ssl=self._tls, server_hostname=self.host)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast("asyncio.Transport", transport)  # uvloop's is not an asyncio.Transport subclass
@@ -196,19 +202,22 @@ async def burst(
     on_answer: Callable[[int], None] | None = None,
     timeout: float = 30.0,
     ramp: float = 0.0,
+    insecure: bool = False,
 ) -> BurstResult:
     """Open `concurrency` connections, then send every request as fast as they allow.
 
     Every connection is open before the first request goes: the barrier is the first-come
     moment. With `ramp` > 0 request i is not sent before `ramp × i / len(requests)` seconds
-    after it: users arriving spread over the ramp instead of all at once.
+    after it: users arriving spread over the ramp instead of all at once. An `https://` URL is
+    spoken over TLS (verified, unless `insecure`).
     """
     parts = urlsplit(base_url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    tls = tls_context(parts.scheme, insecure=insecure)
+    host, port = parts.hostname or "127.0.0.1", parts.port or (443 if tls else 80)
     queue: list[Request] = list(requests)
     queue.reverse()
     result = BurstResult()
-    connections = [_Connection(host, port) for _ in range(min(concurrency, len(queue)) or 1)]
+    connections = [_Connection(host, port, tls) for _ in range(min(concurrency, len(queue)) or 1)]
     await asyncio.gather(*(connection.open() for connection in connections), return_exceptions=True)
     start_gate = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -246,6 +255,19 @@ async def burst(
     result.elapsed = time.perf_counter() - started
     await asyncio.gather(*(connection.close() for connection in connections))
     return result
+
+
+def tls_context(scheme: str, *, insecure: bool = False) -> ssl.SSLContext | None:
+    """None for `http`, a client context for `https` (no verification with `insecure`); any other scheme is refused."""
+    if scheme == "http":
+        return None
+    if scheme != "https":
+        raise ValueError(f"unsupported URL scheme {scheme!r}: use http:// or https://")
+    context = ssl.create_default_context()
+    if insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:

@@ -13,12 +13,24 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from fcfs.bootstrap.container import ensure_topics, migrate
-from fcfs.bootstrap.embedded import embedded_stack
+from fcfs.bootstrap.container import migrate
+from fcfs.bootstrap.pipeline import ensure_topics
 from fcfs.bootstrap.settings import Settings
+from fcfs.entrypoints.embedded import embedded_stack
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+
+def absolute_data_dir(settings: Settings) -> Path:
+    """The data directory as an absolute path, exported to this process's environment.
+
+    Every child (Redis, the broker, workers, the consumer) is handed this path, and some of them
+    start in it: a relative one would be resolved twice (`Can't chdir to '.fcfs'`).
+    """
+    data_dir = Path(settings.data_dir).resolve()
+    os.environ["FCFS_DATA_DIR"] = str(data_dir)
+    return data_dir
 
 
 @contextlib.contextmanager
@@ -29,9 +41,9 @@ def backing_services(settings: Settings, *, embedded: bool = True) -> Iterator[S
     """
     need_redis = embedded and not settings.redis_url
     need_broker = embedded and not settings.kafka_bootstrap_servers
-    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-    with embedded_stack(need_redis=need_redis, need_broker=need_broker, workdir=Path(settings.data_dir)):
-        os.environ["FCFS_DATA_DIR"] = str(Path(settings.data_dir).resolve())
+    data_dir = absolute_data_dir(settings)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with embedded_stack(need_redis=need_redis, need_broker=need_broker, workdir=data_dir):
         effective = Settings.from_env()
         asyncio.run(migrate(effective))
         if effective.kafka_bootstrap_servers:

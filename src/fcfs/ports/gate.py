@@ -1,4 +1,10 @@
-"""The atomic admission gate in front of persistence (Redis Lua, or its in-memory twin)."""
+"""The atomic admission gate in front of persistence (Redis Lua, or its in-memory twin).
+
+Two ports, because two kinds of caller: the issue path needs only to admit and to give
+an admission back (`IssuanceGate`), and wrappers on that path (timing, batching) should
+not have to pass anything else through; the admin and read use cases load, read and
+drop the gate's state (`GateStock`). One adapter usually provides both.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,17 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from fcfs.domain.coupon_state import StateMark
     from fcfs.domain.issuance import GateVerdict
 
 
 class IssuanceGate(Protocol):
+    """The hot path: one atomic admission per attempt, and its exact undo."""
+
     async def try_issue(self, coupon_id: int, user_id: int) -> GateVerdict:
-        """Admit the user if the stock is loaded, the user is new and stock remains; one atomic step.
+        """Admit the user if the coupon is open, its stock loaded, the user new and stock left; one atomic step.
+
+        A paused coupon answers `PAUSED`, a closed one `CLOSED`, before anything else is looked at.
 
         Raises `GateError` when the gate cannot answer (nothing is then known to be admitted).
         """
@@ -22,8 +33,18 @@ class IssuanceGate(Protocol):
         """Undo exactly one admission: remove the user and give the unit back; False if not held."""
         ...
 
-    async def load_stock(self, coupon_id: int, stock: int, issued_users: Iterable[int]) -> None:
-        """Replace the coupon's gate state: `stock` units left, `issued_users` already admitted."""
+
+class GateStock(Protocol):
+    """Stock administration: what the gate holds for a coupon, read and replaced outside the hot path."""
+
+    async def load_stock(
+        self, coupon_id: int, stock: int, issued_users: Iterable[int], state: StateMark | None = None
+    ) -> None:
+        """Replace the coupon's gate state: `stock` units left, `issued_users` already admitted.
+
+        With `state`, the coupon's open/paused/closed mirror is written in the same atomic
+        step (unless the gate holds a newer version), so stock never appears without it.
+        """
         ...
 
     async def remaining(self, coupon_id: int) -> int | None:

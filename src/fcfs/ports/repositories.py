@@ -27,11 +27,17 @@ class CouponRepository(Protocol):
 
 
 class IssuedCouponRepository(Protocol):
+    """Reads of the issued rows, for the read, admin and reconcile use cases."""
+
     async def find(self, coupon_id: int, user_id: int) -> IssuedCoupon | None: ...
 
     async def count(self, coupon_id: int) -> int: ...
 
     async def user_ids(self, coupon_id: int) -> set[int]: ...
+
+
+class IssuedBatchWriter(Protocol):
+    """Batch persistence, the consumer's only need of the database (and `lua`'s batch of one)."""
 
     async def persist_capped(self, events: Sequence[CouponIssued]) -> PersistResult:
         """Persist a batch in one transaction, idempotently and never past a coupon's total.
@@ -42,6 +48,10 @@ class IssuedCouponRepository(Protocol):
         invariants 1 and 2 even when the gate in front lost its state.
         """
         ...
+
+
+class IssuedCoupons(IssuedCouponRepository, IssuedBatchWriter, Protocol):
+    """Both, for the strategy kit: `atomic` counts rows and `lua` persists its event."""
 
 
 class IssuanceTransaction(Protocol):

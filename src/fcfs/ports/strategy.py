@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from fcfs.ports.gate import IssuanceGate
     from fcfs.ports.locks import KeyedLock, SlotCounter
     from fcfs.ports.publisher import IssueEventPublisher, UnconfirmedEvents
-    from fcfs.ports.repositories import IssuedCouponRepository, UnitOfWork
+    from fcfs.ports.repositories import IssuedCoupons, UnitOfWork
 
 
 class Capability(StrEnum):
@@ -28,43 +28,23 @@ class Capability(StrEnum):
     BROKER = "broker"
 
 
-@dataclass(frozen=True, slots=True)
-class StrategyKit:
-    """Ports a strategy may use. Process-local ones are shared by all strategies of one process."""
+class StrategyCard(Protocol):
+    """What the registry, the CLI and the scale-out refusal read from a strategy class."""
 
-    clock: Clock
-    uow: UnitOfWork
-    issued: IssuedCouponRepository
-    capabilities: frozenset[Capability]
-    process_lock: KeyedLock  # one lock per key for the whole process, unbounded wait
-    timed_lock: KeyedLock  # process-local, bounded wait (the ReentrantLock.tryLock of the original)
-    db_permits: KeyedLock  # process-local semaphore: N permits, bounded wait
-    slots: SlotCounter
-    gate: IssuanceGate | None = None
-    distributed_lock: KeyedLock | None = None  # Redis lock with lease and bounded wait
-    spin_lock: KeyedLock | None = None  # Redis SET NX PX retried with backoff
-    publisher: IssueEventPublisher | None = None
-    unconfirmed: UnconfirmedEvents | None = None
-
-
-class IssueStrategy(Protocol):
     name: ClassVar[str]
-    description: ClassVar[str]
+    description: ClassVar[str]  # one line
     cross_process_safe: ClassVar[bool]
     needs: ClassVar[frozenset[Capability]]
 
+
+class IssueStrategy(StrategyCard, Protocol):
     async def issue(self, command: IssueCommand) -> IssueOutcome:
         """Try to issue; business refusals are outcomes, infrastructure failures are `FcfsError`s."""
         ...
 
 
-class StrategyFactory(Protocol):
+class StrategyFactory(StrategyCard, Protocol):
     """What an entry point must resolve to: a class built from the kit."""
-
-    name: ClassVar[str]
-    description: ClassVar[str]
-    cross_process_safe: ClassVar[bool]
-    needs: ClassVar[frozenset[Capability]]
 
     def __call__(self, kit: StrategyKit) -> IssueStrategy: ...
 
@@ -78,3 +58,37 @@ class StrategyCatalog(Protocol):
     def get(self, name: str | None = None) -> IssueStrategy:
         """The named (or default) strategy; raises `UnknownStrategy` or `StrategyUnavailable`."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyKit:
+    """Ports a strategy may use. Process-local ones are shared by all strategies of one process."""
+
+    clock: Clock
+    uow: UnitOfWork
+    issued: IssuedCoupons
+    process_lock: KeyedLock  # one lock per key for the whole process, unbounded wait
+    timed_lock: KeyedLock  # process-local, bounded wait (the ReentrantLock.tryLock of the original)
+    db_permits: KeyedLock  # process-local semaphore: N permits, bounded wait
+    slots: SlotCounter
+    gate: IssuanceGate | None = None
+    distributed_lock: KeyedLock | None = None  # Redis lock with lease and bounded wait
+    spin_lock: KeyedLock | None = None  # Redis SET NX PX retried with backoff
+    publisher: IssueEventPublisher | None = None
+    unconfirmed: UnconfirmedEvents | None = None
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """What the ports in this kit can serve, so no builder restates it beside them.
+
+        SQL is always there (the kit needs a unit of work); row locks when that unit of work
+        has them; Redis with the gate; the broker with the publisher.
+        """
+        found = {Capability.SQL}
+        if self.uow.supports_row_locks:
+            found.add(Capability.ROW_LOCKS)
+        if self.gate is not None:
+            found.add(Capability.REDIS)
+        if self.publisher is not None:
+            found.add(Capability.BROKER)
+        return frozenset(found)

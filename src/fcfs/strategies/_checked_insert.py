@@ -10,10 +10,14 @@ hold only when that surrounding makes the check and the commit one step for the 
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from fcfs.domain.coupon import require
+from fcfs.domain.coupon_state import CouponState
+from fcfs.domain.errors import IssuancePaused
 from fcfs.domain.issuance import IssueOutcome, IssueStatus
+from fcfs.strategies._kit import coupon_key
+from fcfs.strategies.plugin import Strategy
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -21,7 +25,9 @@ if TYPE_CHECKING:
 
     from fcfs.domain.coupon import Coupon
     from fcfs.domain.issuance import IssueCommand
+    from fcfs.ports.locks import KeyedLock
     from fcfs.ports.repositories import IssuanceTransaction, UnitOfWork
+    from fcfs.ports.strategy import StrategyKit
 
     Claim = Callable[[IssuanceTransaction, Coupon], Awaitable[bool]]
 
@@ -52,9 +58,19 @@ async def record_reserved(tx: IssuanceTransaction, coupon: Coupon) -> bool:
 async def check_and_insert(
     tx: IssuanceTransaction, command: IssueCommand, claim: Claim, *, row_lock: bool = False
 ) -> IssueOutcome:
-    """Runs the steps without committing; a refusal leaves writes for the rollback to undo."""
+    """Runs the steps without committing; a refusal leaves writes for the rollback to undo.
+
+    The coupon's state is read with the coupon, inside the transaction: a pause or close
+    committed before this transaction read the row is seen here (and `reserve_slot`
+    checks it again in its UPDATE), so no attempt that starts after the pause answered
+    is admitted, whichever process runs it.
+    """
     coupon_id, user_id = command.coupon_id, command.user_id
     coupon = require(await tx.coupon(coupon_id, for_update=row_lock), coupon_id)
+    if coupon.state is CouponState.PAUSED:
+        raise IssuancePaused(f"issuance of coupon {coupon_id} is paused")
+    if coupon.state is CouponState.CLOSED:
+        return IssueOutcome(IssueStatus.NOT_OPEN, coupon_id, user_id)
     if await tx.has_issued(coupon_id, user_id):
         return IssueOutcome(IssueStatus.ALREADY_ISSUED, coupon_id, user_id)
     if not await claim(tx, coupon):
@@ -86,7 +102,7 @@ async def issue_in_transaction(
 
 
 async def issue_commit_after_release(
-    uow: UnitOfWork, command: IssueCommand, guard: AbstractAsyncContextManager[None]
+    uow: UnitOfWork, command: IssueCommand, guard: AbstractAsyncContextManager[None] | None
 ) -> IssueOutcome:
     """The original's `@Transactional` over `@Synchronized`: the lock is gone before the commit.
 
@@ -95,8 +111,37 @@ async def issue_commit_after_release(
     purpose, as the original's lesson.
     """
     async with uow.begin() as tx:
-        async with guard:
+        async with guard or nullcontext():
             outcome = await check_and_insert(tx, command, count_then_bump)
         if outcome.status is IssueStatus.ISSUED:
             await tx.commit()
     return outcome
+
+
+class CheckedInsertStrategy(Strategy):
+    """A SQL-coordinated strategy; a subclass states only what differs from the plain check-and-insert.
+
+    `lock`: what is held per coupon around the transaction (none by default); `claim`: how a
+    unit is claimed (count the rows by default); `row_lock`: whether the coupon row is read
+    `FOR UPDATE`.
+    """
+
+    row_lock: ClassVar[bool] = False
+
+    def __init__(self, kit: StrategyKit) -> None:
+        self._uow = kit.uow
+        self._lock = self.lock(kit)
+
+    def lock(self, kit: StrategyKit) -> KeyedLock | None:
+        return None
+
+    async def claim(self, tx: IssuanceTransaction, coupon: Coupon) -> bool:
+        return await count_then_bump(tx, coupon)
+
+    def guard(self, command: IssueCommand) -> AbstractAsyncContextManager[None] | None:
+        return None if self._lock is None else self._lock.hold(coupon_key(command.coupon_id))
+
+    async def issue(self, command: IssueCommand) -> IssueOutcome:
+        return await issue_in_transaction(
+            self._uow, command, self.claim, guard=self.guard(command), row_lock=self.row_lock
+        )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from uuid import uuid4
 
+from fcfs.domain.errors import IssuancePaused
 from fcfs.domain.events import CouponIssued
 from fcfs.domain.issuance import GateVerdict, IssueOutcome
 
@@ -28,9 +29,13 @@ class GateFront:
     async def admit(self, command: IssueCommand) -> CouponIssued | IssueOutcome:
         """The event to make durable when the gate admits; otherwise its verdict as an outcome.
 
-        A gate whose stock was never loaded answers `NOT_LOADED`, an outcome (C006), not an error.
+        A gate whose stock was never loaded answers `NOT_LOADED`, an outcome (C006), not an error;
+        a paused coupon raises `IssuancePaused` (C009) and a closed one is `NOT_OPEN` (C005),
+        both decided by the gate in the same atomic step as the admission.
         """
         verdict = await self.gate.try_issue(command.coupon_id, command.user_id)
+        if verdict is GateVerdict.PAUSED:
+            raise IssuancePaused(f"issuance of coupon {command.coupon_id} is paused")
         if verdict is not GateVerdict.ISSUED:
             return IssueOutcome(verdict.as_status(), command.coupon_id, command.user_id)
         return CouponIssued(str(uuid4()), command.coupon_id, command.user_id, self.clock.now())

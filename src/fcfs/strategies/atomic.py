@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from fcfs.domain.coupon import require
 from fcfs.domain.issuance import IssueOutcome, IssueStatus
-from fcfs.ports.strategy import Capability, IssueStrategy, StrategyKit
-from fcfs.strategies._checked_insert import issue_in_transaction, record_reserved
+from fcfs.ports.strategy import Capability
+from fcfs.strategies._checked_insert import CheckedInsertStrategy, record_reserved
 
 if TYPE_CHECKING:
+    from fcfs.domain.coupon import Coupon
     from fcfs.domain.issuance import IssueCommand
+    from fcfs.ports.repositories import IssuanceTransaction
+    from fcfs.ports.strategy import StrategyKit
 
 
-class AtomicStrategy(IssueStrategy):
-    """Correct in one process: the counter never lets more than the total through at once.
+class AtomicStrategy(CheckedInsertStrategy, name="atomic", cross_process_safe=False, needs={Capability.SQL}):
+    """Process-local atomic counter reserves a unit before the insert.
+
+    Correct in one process: the counter never lets more than the total through at once.
 
     The counter is seeded from the rows, so a second process seeds its own and both admit
     the same units. A unit goes back when its attempt ends without a row; a cancelled
@@ -22,16 +27,14 @@ class AtomicStrategy(IssueStrategy):
     under-issues where a wrongly returned one would over-issue.
     """
 
-    name: ClassVar[str] = "atomic"
-    description: ClassVar[str] = "Process-local atomic counter reserves a unit before the insert"
-    cross_process_safe: ClassVar[bool] = False
-    needs: ClassVar[frozenset[Capability]] = frozenset({Capability.SQL})
-
     def __init__(self, kit: StrategyKit) -> None:
-        self._uow = kit.uow
+        super().__init__(kit)
         self._issued = kit.issued
         self._slots = kit.slots
         self._totals: dict[int, int] = {}
+
+    async def claim(self, tx: IssuanceTransaction, coupon: Coupon) -> bool:
+        return await record_reserved(tx, coupon)
 
     async def issue(self, command: IssueCommand) -> IssueOutcome:
         coupon_id = command.coupon_id
@@ -39,7 +42,7 @@ class AtomicStrategy(IssueStrategy):
         if not await self._slots.reserve(coupon_id, total, lambda: self._issued.count(coupon_id)):
             return IssueOutcome(IssueStatus.SOLD_OUT, coupon_id, command.user_id)
         try:
-            outcome = await issue_in_transaction(self._uow, command, record_reserved)
+            outcome = await super().issue(command)
         except Exception:
             await self._slots.release(coupon_id)
             raise

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
-from fcfs.ports.strategy import Capability, IssueStrategy, StrategyKit
-from fcfs.strategies._checked_insert import conditional_increment, issue_in_transaction
+from fcfs.ports.strategy import Capability
+from fcfs.strategies._checked_insert import CheckedInsertStrategy, conditional_increment
 
 if TYPE_CHECKING:
-    from fcfs.domain.issuance import IssueCommand, IssueOutcome
+    from fcfs.domain.coupon import Coupon
+    from fcfs.ports.repositories import IssuanceTransaction
 
 
-class AtomicQueryStrategy(IssueStrategy):
-    """The conditional increment is the cap; a duplicate rolls back, which returns its unit."""
+class AtomicQueryStrategy(CheckedInsertStrategy, name="atomic-query", cross_process_safe=True, needs={Capability.SQL}):
+    """Conditional UPDATE of issued_quantity below the total, then insert.
 
-    name: ClassVar[str] = "atomic-query"
-    description: ClassVar[str] = "Conditional UPDATE of issued_quantity below the total, then insert"
-    cross_process_safe: ClassVar[bool] = True
-    needs: ClassVar[frozenset[Capability]] = frozenset({Capability.SQL})
+    The conditional increment is the cap; a duplicate rolls back, which returns its unit.
+    """
 
-    def __init__(self, kit: StrategyKit) -> None:
-        self._uow = kit.uow
-
-    async def issue(self, command: IssueCommand) -> IssueOutcome:
-        return await issue_in_transaction(self._uow, command, conditional_increment)
+    async def claim(self, tx: IssuanceTransaction, coupon: Coupon) -> bool:
+        return await conditional_increment(tx, coupon)

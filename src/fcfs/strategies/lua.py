@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from fcfs.domain.errors import CouponNotFound, StorageError, TemporaryFailure
 from fcfs.domain.issuance import IssueOutcome, IssueStatus
-from fcfs.ports.strategy import Capability, IssueStrategy, StrategyKit
+from fcfs.ports.strategy import Capability
 from fcfs.strategies._gated import GateFront, answer
 from fcfs.strategies._kit import required
+from fcfs.strategies.plugin import Strategy
 
 if TYPE_CHECKING:
     from fcfs.domain.issuance import IssueCommand
+    from fcfs.ports.strategy import StrategyKit
 
 
-class LuaStrategy(IssueStrategy):
-    """One Redis round trip decides; the insert is the capped, idempotent batch of one event.
+class LuaStrategy(Strategy, name="lua", cross_process_safe=True, needs={Capability.SQL, Capability.REDIS}):
+    """Redis Lua gate, then a synchronous capped insert.
+
+    One Redis round trip decides; the insert is the capped, idempotent batch of one event.
 
     The database cap still guards invariant 1 if the gate lost its state: a refused event
     gives its admission back. A row that already existed answers `ALREADY_ISSUED` and keeps
     the user in the gate, where the row says the user belongs.
     """
-
-    name: ClassVar[str] = "lua"
-    description: ClassVar[str] = "Redis Lua gate, then a synchronous capped insert"
-    cross_process_safe: ClassVar[bool] = True
-    needs: ClassVar[frozenset[Capability]] = frozenset({Capability.SQL, Capability.REDIS})
 
     def __init__(self, kit: StrategyKit) -> None:
         self._front = GateFront(required(kit.gate, "an issuance gate", self.name), kit.clock)

@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from fcfs.domain.errors import GateError, PublishFailed, PublishOutcomeUnknown
 from fcfs.domain.issuance import IssueOutcome, IssueStatus
-from fcfs.ports.strategy import Capability, IssueStrategy, StrategyKit
+from fcfs.ports.strategy import Capability
 from fcfs.strategies._gated import GateFront, answer
 from fcfs.strategies._kit import required
+from fcfs.strategies.plugin import Strategy
 
 if TYPE_CHECKING:
     from fcfs.domain.issuance import IssueCommand
+    from fcfs.ports.strategy import StrategyKit
 
 
-class LuaAsyncStrategy(IssueStrategy):
-    """Answers `ACCEPTED` only once the event is on the broker, or may be (DESIGN.md §6.3).
+class LuaAsyncStrategy(
+    Strategy, name="lua-async", cross_process_safe=True, needs={Capability.REDIS, Capability.BROKER}
+):
+    """Redis Lua gate, then Kafka; the consumer inserts in batches.
+
+    Answers `ACCEPTED` only once the event is on the broker, or may be (DESIGN.md §6.3).
 
     A send that certainly failed gives the admission back and raises `PublishFailed` (503);
     a send whose outcome is unknown keeps the admission and records the event for
     reconciliation, since giving it back could issue the unit twice.
     """
-
-    name: ClassVar[str] = "lua-async"
-    description: ClassVar[str] = "Redis Lua gate, then Kafka; the consumer inserts in batches"
-    cross_process_safe: ClassVar[bool] = True
-    needs: ClassVar[frozenset[Capability]] = frozenset({Capability.REDIS, Capability.BROKER})
 
     def __init__(self, kit: StrategyKit) -> None:
         self._front = GateFront(required(kit.gate, "an issuance gate", self.name), kit.clock)

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
-from fcfs.ports.strategy import Capability, IssueStrategy, StrategyKit
-from fcfs.strategies._checked_insert import issue_in_transaction
-from fcfs.strategies._kit import coupon_key
+from fcfs.ports.strategy import Capability
+from fcfs.strategies._checked_insert import CheckedInsertStrategy
 
 if TYPE_CHECKING:
-    from fcfs.domain.issuance import IssueCommand, IssueOutcome
+    from fcfs.ports.locks import KeyedLock
+    from fcfs.ports.strategy import StrategyKit
 
 
-class ReentrantLockStrategy(IssueStrategy):
-    """Safe in one process; an attempt that cannot get the lock in time fails with `WaitTimedOut`."""
+class ReentrantLockStrategy(
+    CheckedInsertStrategy, name="reentrant-lock", cross_process_safe=False, needs={Capability.SQL}
+):
+    """Process lock with a wait timeout around check, insert and commit.
 
-    name: ClassVar[str] = "reentrant-lock"
-    description: ClassVar[str] = "Process lock with a wait timeout around check, insert and commit"
-    cross_process_safe: ClassVar[bool] = False
-    needs: ClassVar[frozenset[Capability]] = frozenset({Capability.SQL})
+    Safe in one process; an attempt that cannot get the lock in time fails with `WaitTimedOut`.
+    """
 
-    def __init__(self, kit: StrategyKit) -> None:
-        self._uow = kit.uow
-        self._lock = kit.timed_lock
-
-    async def issue(self, command: IssueCommand) -> IssueOutcome:
-        return await issue_in_transaction(self._uow, command, guard=self._lock.hold(coupon_key(command.coupon_id)))
+    def lock(self, kit: StrategyKit) -> KeyedLock:
+        return kit.timed_lock

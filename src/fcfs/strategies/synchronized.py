@@ -2,43 +2,36 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
-from fcfs.ports.strategy import Capability, IssueStrategy, StrategyKit
-from fcfs.strategies._checked_insert import issue_commit_after_release, issue_in_transaction
-from fcfs.strategies._kit import coupon_key
+from fcfs.ports.strategy import Capability
+from fcfs.strategies._checked_insert import CheckedInsertStrategy, issue_commit_after_release
 
 if TYPE_CHECKING:
     from fcfs.domain.issuance import IssueCommand, IssueOutcome
+    from fcfs.ports.locks import KeyedLock
+    from fcfs.ports.strategy import StrategyKit
 
 
-class SynchronizedStrategy(IssueStrategy):
-    """The lock is released before the commit, so the next holder misses this row (over-issues)."""
-
-    name: ClassVar[str] = "synchronized"
-    description: ClassVar[str] = "Process lock around check-and-insert, commit after release (the original's leak)"
-    cross_process_safe: ClassVar[bool] = False
-    needs: ClassVar[frozenset[Capability]] = frozenset({Capability.SQL})
-
-    def __init__(self, kit: StrategyKit) -> None:
-        self._uow = kit.uow
-        self._lock = kit.process_lock
-
-    async def issue(self, command: IssueCommand) -> IssueOutcome:
-        return await issue_commit_after_release(self._uow, command, self._lock.hold(coupon_key(command.coupon_id)))
+class _ProcessLocked(CheckedInsertStrategy):
+    def lock(self, kit: StrategyKit) -> KeyedLock:
+        return kit.process_lock
 
 
-class SynchronizedCommitStrategy(IssueStrategy):
-    """The commit lands inside the lock: correct within one process, blind to every other."""
+class SynchronizedCommitStrategy(
+    _ProcessLocked, name="synchronized-commit", cross_process_safe=False, needs={Capability.SQL}
+):
+    """Process lock around check, insert and commit: safe in one process only.
 
-    name: ClassVar[str] = "synchronized-commit"
-    description: ClassVar[str] = "Process lock around check, insert and commit: safe in one process only"
-    cross_process_safe: ClassVar[bool] = False
-    needs: ClassVar[frozenset[Capability]] = frozenset({Capability.SQL})
+    The commit lands inside the lock: correct within one process, blind to every other.
+    """
 
-    def __init__(self, kit: StrategyKit) -> None:
-        self._uow = kit.uow
-        self._lock = kit.process_lock
+
+class SynchronizedStrategy(_ProcessLocked, name="synchronized", cross_process_safe=False, needs={Capability.SQL}):
+    """Process lock around check-and-insert, commit after release (the original's leak).
+
+    The lock is released before the commit, so the next holder misses this row (over-issues).
+    """
 
     async def issue(self, command: IssueCommand) -> IssueOutcome:
-        return await issue_in_transaction(self._uow, command, guard=self._lock.hold(coupon_key(command.coupon_id)))
+        return await issue_commit_after_release(self._uow, command, self.guard(command))

@@ -11,20 +11,16 @@ from __future__ import annotations
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from fcfs import Settings
-from fcfs.bootstrap.embedded import EmbeddedProcess, free_port, start_redis, tansu_binary, wait_for_port
-from tests.integration.faults.proxy import FaultProxy
-from tests.integration.kafka_support import pipeline_settings
-
-ProxyFactory = Callable[..., FaultProxy]
+from fcfs.entrypoints.embedded import EmbeddedProcess, free_port, start_redis, tansu_binary, wait_for_port
+from tests.support.fault_proxy import FaultProxy, ProxiedBroker, ProxyFactory
+from tests.support.pipeline import SettingsFactory, pipeline_settings
 
 
 @pytest.fixture
@@ -54,18 +50,6 @@ def proxies() -> Iterator[ProxyFactory]:
             proxy.close()
 
 
-@dataclass
-class ProxiedBroker:
-    """A tansu broker that advertises the proxy's address, so every Kafka client connects through it."""
-
-    broker: EmbeddedProcess
-    proxy: FaultProxy
-
-    @property
-    def bootstrap(self) -> str:
-        return self.proxy.address
-
-
 @pytest.fixture
 def proxied_broker(proxies: ProxyFactory) -> Iterator[ProxiedBroker]:
     port, proxy_port = free_port(), free_port()
@@ -80,19 +64,6 @@ def proxied_broker(proxies: ProxyFactory) -> Iterator[ProxiedBroker]:
         yield ProxiedBroker(broker, proxies("127.0.0.1", port, port=proxy_port, framed=True))
     finally:
         broker.stop()
-
-
-def proxied_database_url(database_url: str, proxy: FaultProxy) -> str:
-    url = make_url(database_url)
-    return url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-
-
-def database_address(database_url: str) -> tuple[str, int]:
-    url = make_url(database_url)
-    return url.host or "127.0.0.1", url.port or 3306
-
-
-SettingsFactory = Callable[..., Settings]
 
 
 @pytest.fixture

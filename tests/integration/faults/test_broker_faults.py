@@ -18,28 +18,29 @@ import redis.asyncio as aioredis
 
 from fcfs import IssueCommand, NewCoupon, Settings, open_services
 from fcfs.adapters.redis.keys import KeySpace
-from fcfs.bootstrap.container import ensure_topics
-from fcfs.bootstrap.embedded import EmbeddedProcess
+from fcfs.bootstrap.pipeline import ensure_topics
 from fcfs.domain.errors import PublishFailed
 from fcfs.domain.issuance import IssueStatus
 from fcfs.entrypoints.consumer import consumer_alive
+from fcfs.entrypoints.embedded import EmbeddedProcess
 from fcfs.entrypoints.loadgen import burst, issue_requests
-from tests.integration.faults.conftest import ProxiedBroker, SettingsFactory
-from tests.integration.faults.drivers import (
+from tests.support.drivers import (
     api_server,
     claims_of,
     consumer_lag,
     consumer_process,
     eventually_true,
+    issue_burst,
     merge,
+    persisted_burst,
     reconcile_until_consistent,
     wait_drained,
     wait_lag_zero,
 )
-from tests.integration.faults.oracle import Claims, assert_invariants
-from tests.integration.faults.proxy import FaultProxy
-from tests.integration.http_support import create_coupon
-from tests.integration.kafka_support import issued_pairs, read_topic
+from tests.support.fault_proxy import FaultProxy, ProxiedBroker
+from tests.support.http_server import create_coupon
+from tests.support.oracle import Claims, assert_invariants, assert_invariants_of
+from tests.support.pipeline import SettingsFactory, issued_pairs, read_topic
 
 
 def broker_of(server: EmbeddedProcess) -> str:
@@ -66,11 +67,9 @@ async def test_case_07_broker_down_at_publish_answers_503_and_gives_back_exactly
     settings = lua_async(kafka_bootstrap_servers=broker_of(tansu))
     async with api_server(settings, 1, tmp_path / "api") as server:
         coupon_id = await asyncio.to_thread(create_coupon, server.base_url, 50, "faults")
-        with consumer_process(settings, tmp_path / "consumer.log"):
-            accepted_requests = issue_requests(coupon_id, range(1, 11))
-            accepted = await burst(server.base_url, accepted_requests, concurrency=10)
-            claims = claims_of(accepted, accepted_requests)
-            assert await wait_drained(settings, claims.acked)
+        accepted, claims = await persisted_burst(
+            settings, server.base_url, coupon_id, range(1, 11), 10, tmp_path / "consumer.log"
+        )
         await asyncio.to_thread(tansu.kill)
         refused = await burst(server.base_url, issue_requests(coupon_id, range(11, 31)), concurrency=20)
 
@@ -78,9 +77,7 @@ async def test_case_07_broker_down_at_publish_answers_503_and_gives_back_exactly
     assert refused.by_code == {"S002": 20}, refused.by_code
     assert {answer.status for _, answer in refused.answers} == {503}
     assert await unconfirmed_count(settings, coupon_id) == 0
-    stored = await assert_invariants(
-        settings.database_url, coupon_id, claims, redis_url=settings.redis_url, redis_prefix=settings.redis_prefix
-    )
+    stored = await assert_invariants_of(settings, coupon_id, claims)
     assert stored.gate_stock == 40 and stored.gate_users == frozenset(range(1, 11))
 
 
@@ -117,9 +114,7 @@ async def test_a_frozen_broker_at_publish_keeps_the_admissions_it_cannot_settle_
     assert recorded == 10, "every send of unknown outcome is recorded for reconciliation"
     assert report.consistent, report
     assert await unconfirmed_count(settings, coupon_id) == 0
-    await assert_invariants(
-        settings.database_url, coupon_id, claims, redis_url=settings.redis_url, redis_prefix=settings.redis_prefix
-    )
+    await assert_invariants_of(settings, coupon_id, claims)
 
 
 @pytest.mark.faults
@@ -138,23 +133,19 @@ async def test_case_08_a_broker_restarted_with_its_log_lost_loses_no_accepted_us
     settings = lua_async(kafka_bootstrap_servers=broker_of(tansu))
     async with api_server(settings, 1, tmp_path / "api") as server:
         coupon_id = await asyncio.to_thread(create_coupon, server.base_url, 300, "faults")
-        persisted_requests = issue_requests(coupon_id, range(1, 101))
-        with consumer_process(settings, tmp_path / "consumer.log"):
-            persisted = await burst(server.base_url, persisted_requests, concurrency=50)
-            claims = claims_of(persisted, persisted_requests)
-            assert await wait_drained(settings, claims.acked)
-        in_flight_requests = issue_requests(coupon_id, range(101, 151))
-        in_flight = await burst(server.base_url, in_flight_requests, concurrency=50)
-        claims = merge(claims, claims_of(in_flight, in_flight_requests))
+        persisted, claims = await persisted_burst(
+            settings, server.base_url, coupon_id, range(1, 101), 50, tmp_path / "consumer.log"
+        )
+        in_flight, in_flight_claims = await issue_burst(server.base_url, coupon_id, range(101, 151), 50)
+        claims = merge(claims, in_flight_claims)
         assert len(claims.acked) == 150, in_flight.by_code
 
         await asyncio.to_thread(tansu.kill)
         await asyncio.to_thread(tansu.restart)
         await ensure_topics(settings)
         recovered = await eventually_true(lambda: _accepts(server.base_url, coupon_id, 10_000), 60.0, interval=0.5)
-        after_requests = issue_requests(coupon_id, range(151, 251))
-        after = await burst(server.base_url, after_requests, concurrency=50)
-        claims = merge(claims, claims_of(after, after_requests), Claims(acked={10_000}))
+        after, after_claims = await issue_burst(server.base_url, coupon_id, range(151, 251), 50)
+        claims = merge(claims, after_claims, Claims(acked={10_000}))
 
         with consumer_process(settings, tmp_path / "consumer2.log"):
             await wait_drained(settings, claims.acked - set(range(101, 151)))
@@ -164,9 +155,7 @@ async def test_case_08_a_broker_restarted_with_its_log_lost_loses_no_accepted_us
     assert after.by_code["202"] == 100, after.by_code
     assert set(range(101, 151)) <= claims.reconciled, f"lost events not republished: {report}"
     assert report.consistent, report
-    await assert_invariants(
-        settings.database_url, coupon_id, claims, redis_url=settings.redis_url, redis_prefix=settings.redis_prefix
-    )
+    await assert_invariants_of(settings, coupon_id, claims)
 
 
 @pytest.mark.faults
@@ -255,9 +244,7 @@ async def test_case_15_a_stalled_consumer_fails_its_liveness_check_and_a_broker_
     async with api_server(settings, 1, tmp_path / "api") as server:
         coupon_id = await asyncio.to_thread(create_coupon, server.base_url, 300, "faults")
         with consumer_process(settings, tmp_path / "consumer.log") as consumer:
-            before_requests = issue_requests(coupon_id, range(1, 61))
-            before = await burst(server.base_url, before_requests, concurrency=30)
-            claims = claims_of(before, before_requests)
+            before, claims = await issue_burst(server.base_url, coupon_id, range(1, 61), 30)
             assert await wait_drained(settings, claims.acked), consumer.tail()
 
             consumer.signal(signal.SIGSTOP)
@@ -272,9 +259,8 @@ async def test_case_15_a_stalled_consumer_fails_its_liveness_check_and_a_broker_
             await asyncio.to_thread(tansu.restart)
             await ensure_topics(settings)
             assert await eventually_true(lambda: _accepts(server.base_url, coupon_id, 10_000), 60.0, interval=0.5)
-            after_requests = issue_requests(coupon_id, range(61, 121))
-            after = await burst(server.base_url, after_requests, concurrency=30)
-            claims = merge(claims, claims_of(after, after_requests), Claims(acked={10_000}))
+            after, after_claims = await issue_burst(server.base_url, coupon_id, range(61, 121), 30)
+            claims = merge(claims, after_claims, Claims(acked={10_000}))
 
             drained = await wait_lag_zero(settings, timeout=45.0)
             alive = consumer_alive(settings, max_age=5.0)
@@ -286,9 +272,7 @@ async def test_case_15_a_stalled_consumer_fails_its_liveness_check_and_a_broker_
     assert thawed_reported, "a thawed consumer must pass the liveness check again"
     assert drained or not alive, f"consumer stuck (lag {await consumer_lag(settings)}) while its liveness check passes"
     assert report.consistent, report
-    await assert_invariants(
-        settings.database_url, coupon_id, claims, redis_url=settings.redis_url, redis_prefix=settings.redis_prefix
-    )
+    await assert_invariants_of(settings, coupon_id, claims)
 
 
 def _dead(settings: Settings) -> Callable[[], Awaitable[bool]]:

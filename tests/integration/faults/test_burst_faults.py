@@ -15,18 +15,18 @@ import pytest
 
 from fcfs.entrypoints.demo import user_order
 from fcfs.entrypoints.loadgen import burst, issue_requests
-from tests.integration.faults.conftest import SettingsFactory
-from tests.integration.faults.drivers import (
+from tests.support.drivers import (
     api_server,
     claims_of,
     consumer_process,
+    issue_burst,
     merge,
     reconcile_until_consistent,
     wait_drained,
 )
-from tests.integration.faults.oracle import assert_invariants
-from tests.integration.http_support import create_coupon
-from tests.integration.kafka_support import read_topic
+from tests.support.http_server import create_coupon
+from tests.support.oracle import assert_invariants_of
+from tests.support.pipeline import SettingsFactory, read_topic
 
 
 async def test_case_01_ten_thousand_requests_against_stock_100_issue_exactly_100(
@@ -49,9 +49,7 @@ async def test_case_01_ten_thousand_requests_against_stock_100_issue_exactly_100
     assert not result.transport_errors, result.transport_errors
     assert set(result.by_code) <= {"202", "C002", "C003"}, result.by_code
     assert len(claims.acked) == result.by_code["202"] == 100
-    stored = await assert_invariants(
-        settings.database_url, coupon_id, claims, redis_url=settings.redis_url, redis_prefix=settings.redis_prefix
-    )
+    stored = await assert_invariants_of(settings, coupon_id, claims)
     assert len(stored.row_users) == 100
     assert stored.gate_stock == 0
 
@@ -72,9 +70,7 @@ async def test_case_02_one_user_sending_fifty_requests_at_once_gets_one_coupon(
             claims = claims_of(result, requests)
             await wait_drained(settings, claims.acked)
 
-    stored = await assert_invariants(
-        settings.database_url, coupon_id, claims, redis_url=settings.redis_url, redis_prefix=settings.redis_prefix
-    )
+    stored = await assert_invariants_of(settings, coupon_id, claims)
     assert result.by_code == {"202": 1, "C002": 49}, result.by_code
     assert stored.row_users == (4242,)
     assert stored.gate_stock == 99
@@ -119,9 +115,7 @@ async def test_case_28_an_api_worker_killed_or_frozen_mid_burst_loses_and_invent
     assert answered >= 600, "the fault must land mid-burst"
     assert result.transport_errors, f"clients must see the failure: {result.by_code}"
     assert report.consistent, report
-    stored = await assert_invariants(
-        settings.database_url, coupon_id, claims, redis_url=settings.redis_url, redis_prefix=settings.redis_prefix
-    )
+    stored = await assert_invariants_of(settings, coupon_id, claims)
     assert len(stored.row_users) <= 1_000
 
 
@@ -147,9 +141,8 @@ async def test_a_stock_reload_mid_sale_keeps_the_users_whose_events_are_in_fligh
         first = await burst(server.base_url, first_requests, concurrency=5)
         async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as client:
             reloaded = (await client.post(f"/api/v1/coupons/{coupon_id}/stock")).json()["result"]
-        second_requests = issue_requests(coupon_id, range(1, 21))
-        second = await burst(server.base_url, second_requests, concurrency=20)
-        claims = merge(claims_of(first, first_requests), claims_of(second, second_requests))
+        second, second_claims = await issue_burst(server.base_url, coupon_id, range(1, 21), 20)
+        claims = merge(claims_of(first, first_requests), second_claims)
         with consumer_process(settings, tmp_path / "consumer.log"):
             await wait_drained(settings, claims.acked)
 
@@ -157,7 +150,5 @@ async def test_a_stock_reload_mid_sale_keeps_the_users_whose_events_are_in_fligh
     assert reloaded["stock"] == 5, reloaded
     assert second.by_code == {"C002": 5, "202": 5, "C003": 10}, second.by_code
     assert await read_topic(settings.kafka_bootstrap_servers, settings.dead_letter_topic) == []
-    stored = await assert_invariants(
-        settings.database_url, coupon_id, claims, redis_url=settings.redis_url, redis_prefix=settings.redis_prefix
-    )
+    stored = await assert_invariants_of(settings, coupon_id, claims)
     assert len(stored.row_users) == 10 and stored.gate_stock == 0

@@ -16,18 +16,17 @@ import pytest
 from sqlalchemy import text
 
 from fcfs import Settings
-from tests.integration.faults.conftest import ProxiedBroker, SettingsFactory
-from tests.integration.faults.drivers import (
+from tests.support.drivers import (
     ConsumerProcess,
-    Mariadb,
     consumer_lag,
     consumer_process,
     eventually_true,
-    mariadb,
     wait_drained,
 )
-from tests.integration.faults.oracle import Claims, assert_invariants
-from tests.integration.kafka_support import create_coupon, events_for, issued_pairs, publish_all, read_topic
+from tests.support.fault_proxy import ProxiedBroker
+from tests.support.mariadb import Mariadb, mariadb
+from tests.support.oracle import Claims, assert_invariants
+from tests.support.pipeline import SettingsFactory, create_coupon, events_for, issued_pairs, publish_all, read_topic
 
 
 async def rows(settings: Settings) -> int:

@@ -18,18 +18,17 @@ import pytest
 from sqlalchemy import text
 
 from fcfs.entrypoints.consumer import consumer_alive
-from tests.integration.faults.conftest import ProxyFactory, SettingsFactory, database_address, proxied_database_url
-from tests.integration.faults.drivers import (
+from tests.support.drivers import (
     ConsumerProcess,
-    Mariadb,
     consumer_lag,
     consumer_process,
     eventually_true,
-    mariadb,
     wait_drained,
 )
-from tests.integration.faults.oracle import Claims, assert_invariants
-from tests.integration.kafka_support import create_coupon, events_for, issued_pairs, publish_all, read_topic
+from tests.support.fault_proxy import ProxyFactory, database_address, proxied_database_url
+from tests.support.mariadb import Mariadb, mariadb
+from tests.support.oracle import Claims, assert_invariants
+from tests.support.pipeline import SettingsFactory, create_coupon, events_for, issued_pairs, publish_all, read_topic
 
 USERS = set(range(1, 201))
 

@@ -13,11 +13,18 @@ import pytest
 from fcfs import Settings
 from fcfs.adapters.kafka.codec import encode_event
 from fcfs.domain.events import CouponIssued
-from tests.integration.faults.conftest import ProxiedBroker, SettingsFactory
-from tests.integration.faults.drivers import consumer_lag, consumer_process, eventually_true, wait_drained
-from tests.integration.faults.oracle import Claims, assert_invariants
-from tests.integration.faults.proxy import kafka_api_key
-from tests.integration.kafka_support import create_coupon, events_for, headers_of, issued_pairs, produce_raw, read_topic
+from tests.support.drivers import consumer_lag, consumer_process, eventually_true, wait_drained
+from tests.support.fault_proxy import ProxiedBroker, kafka_api_key
+from tests.support.oracle import Claims, assert_invariants
+from tests.support.pipeline import (
+    SettingsFactory,
+    create_coupon,
+    events_for,
+    headers_of,
+    issued_pairs,
+    produce_raw,
+    read_topic,
+)
 
 PRODUCE = 0  # Kafka API key of a Produce request
 

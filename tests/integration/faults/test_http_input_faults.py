@@ -21,10 +21,10 @@ import jwt
 import pytest
 import redis.asyncio as aioredis
 
-from tests.integration.faults.conftest import SettingsFactory
-from tests.integration.faults.drivers import ApiServer, api_server
-from tests.integration.faults.oracle import Stored, read_stored
-from tests.integration.test_hardening_http import scrape
+from tests.support.drivers import ApiServer, api_server
+from tests.support.oracle import Stored, read_stored
+from tests.support.pipeline import SettingsFactory
+from tests.support.prometheus import scrape
 
 SECRET = "s" * 48
 ADMIN = "admin-token-for-the-faults-suite"

@@ -16,23 +16,24 @@ import pytest
 import redis.asyncio as aioredis
 
 from fcfs import IssueCommand, NewCoupon, open_services
-from fcfs.bootstrap.embedded import EmbeddedProcess
 from fcfs.domain.errors import GateError
 from fcfs.domain.issuance import IssueStatus
+from fcfs.entrypoints.embedded import EmbeddedProcess
 from fcfs.entrypoints.loadgen import burst, issue_requests
-from tests.integration.faults.conftest import ProxyFactory, SettingsFactory
-from tests.integration.faults.drivers import (
+from tests.support.drivers import (
     api_server,
     claims_of,
     consumer_process,
+    issue_burst,
     merge,
     reconcile,
     reconcile_until_consistent,
     wait_drained,
 )
-from tests.integration.faults.oracle import Claims, assert_invariants
-from tests.integration.http_support import create_coupon
-from tests.integration.kafka_support import read_topic
+from tests.support.fault_proxy import ProxyFactory
+from tests.support.http_server import create_coupon
+from tests.support.oracle import Claims, assert_invariants, assert_invariants_of
+from tests.support.pipeline import SettingsFactory, read_topic
 
 
 def redis_url(server: EmbeddedProcess) -> str:
@@ -94,9 +95,8 @@ async def test_case_03_redis_killed_or_frozen_mid_burst_then_reconciled_loses_an
             reconciled, report = await reconcile_until_consistent(settings, coupon_id)
             claims.reconciled = reconciled
 
-            second_requests = issue_requests(coupon_id, range(2_001, 4_001))
-            second = await burst(server.base_url, second_requests, concurrency=50)
-            claims = merge(claims, claims_of(second, second_requests))
+            second, second_claims = await issue_burst(server.base_url, coupon_id, range(2_001, 4_001), 50)
+            claims = merge(claims, second_claims)
             await wait_drained(settings, claims.acked)
 
     failed = {code: n for code, n in first.by_code.items() if code not in {"202", "C002", "C003"}}
@@ -104,9 +104,7 @@ async def test_case_03_redis_killed_or_frozen_mid_burst_then_reconciled_loses_an
     assert failed, f"the outage must be seen by clients: {first.by_code}"
     assert set(failed) <= {"S001", "C006"}, failed
     assert report.consistent, report
-    stored = await assert_invariants(
-        settings.database_url, coupon_id, claims, redis_url=settings.redis_url, redis_prefix=settings.redis_prefix
-    )
+    stored = await assert_invariants_of(settings, coupon_id, claims)
     assert len(stored.row_users) == 300, "after recovery the rest of the stock is issued, no more"
 
 
@@ -161,14 +159,11 @@ async def test_case_05_reconcile_during_consumer_lag_waits_for_lag_zero_before_r
     settings = lua_async(redis_url=redis_url(own_redis))
     async with api_server(settings, 1, tmp_path / "api") as server:
         coupon_id = await asyncio.to_thread(create_coupon, server.base_url, 100, "faults")
-        persisted_requests = issue_requests(coupon_id, range(1, 11))
         with consumer_process(settings, tmp_path / "consumer.log"):
-            persisted = await burst(server.base_url, persisted_requests, concurrency=10)
-            claims = claims_of(persisted, persisted_requests)
+            persisted, claims = await issue_burst(server.base_url, coupon_id, range(1, 11), 10)
             await wait_drained(settings, claims.acked)
-        lagging_requests = issue_requests(coupon_id, range(11, 31))
-        lagging = await burst(server.base_url, lagging_requests, concurrency=20)
-        claims = merge(claims, claims_of(lagging, lagging_requests))
+        lagging, lagging_claims = await issue_burst(server.base_url, coupon_id, range(11, 31), 20)
+        claims = merge(claims, lagging_claims)
         assert len(claims.acked) == 30, (persisted.by_code, lagging.by_code)
         await flushall(own_redis)
 
@@ -183,15 +178,13 @@ async def test_case_05_reconcile_during_consumer_lag_waits_for_lag_zero_before_r
             await wait_drained(settings, claims.acked)
             rebuilt = await reconcile(settings, coupon_id)
             assert rebuilt.consumer_lag == 0 and rebuilt.rebuilt_stock == 70, rebuilt
-            second_requests = issue_requests(coupon_id, range(1, 501))  # the first 30 come back too
-            second = await burst(server.base_url, second_requests, concurrency=50)
-            claims = merge(claims, claims_of(second, second_requests))
+            # the first 30 come back too
+            second, second_claims = await issue_burst(server.base_url, coupon_id, range(1, 501), 50)
+            claims = merge(claims, second_claims)
             await wait_drained(settings, claims.acked)
 
     assert second.by_code == {"202": 70, "C002": 30, "C003": 400}, second.by_code
-    stored = await assert_invariants(
-        settings.database_url, coupon_id, claims, redis_url=settings.redis_url, redis_prefix=settings.redis_prefix
-    )
+    stored = await assert_invariants_of(settings, coupon_id, claims)
     assert len(stored.row_users) == 100
 
 

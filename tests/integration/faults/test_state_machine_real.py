@@ -1,4 +1,4 @@
-"""The pipeline state machine of `tests/unit/test_state_machine.py` on real Redis + MariaDB, bounded.
+"""The pipeline state machine of `tests/support/issuance_machine.py` on real Redis + MariaDB, bounded.
 
 Same rules and invariants; the gate is the batching Lua gate on Redis (as the container wires
 it), the ledger of unconfirmed events lives in Redis beside it (so losing Redis loses both, as
@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 from sqlalchemy import text
 
-from fcfs.adapters.redis.batching import BatchingRedisIssuanceGate
+from fcfs.adapters.redis.batched_gate import BatchingRedisIssuanceGate
 from fcfs.adapters.redis.client import create_client
 from fcfs.adapters.redis.unconfirmed import RedisUnconfirmedEvents
 from fcfs.adapters.sql.engine import create_engine
 from fcfs.adapters.sql.repositories import SqlCouponRepository, SqlIssuedCouponRepository
-from tests.unit.test_state_machine import IssuanceMachine, Stores
+from tests.support.issuance_machine import IssuanceMachine, Stores
 
 BOUNDED = settings(
     max_examples=30, stateful_step_count=20, deadline=None, suppress_health_check=list(HealthCheck), database=None

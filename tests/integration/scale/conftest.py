@@ -1,30 +1,45 @@
-"""A real 3-primary Redis Cluster on loopback: one shared by this package's tests, or a fresh one per test."""
+"""A real 3-primary Redis Cluster on loopback (shared, or a fresh one per test) and lua-async settings on it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.integration.cluster_support import ClusterUnavailable, RedisTestCluster, running_cluster
-from tests.integration.services import missing
-
-
-def _cluster() -> Iterator[RedisTestCluster]:
-    try:
-        with running_cluster(primaries=3) as cluster:
-            yield cluster
-    except ClusterUnavailable as exc:
-        missing(str(exc))
+from fcfs import Settings
+from tests.support.deployment import ClusterSettings, scale_settings
+from tests.support.redis_cluster import RedisTestCluster
+from tests.support.services import cluster_for_test
 
 
 @pytest.fixture(scope="package")
 def redis_cluster() -> Iterator[RedisTestCluster]:
     """Shared by the tests that only read the topology; keys are per test (`redis_prefix`)."""
-    yield from _cluster()
+    yield from cluster_for_test()
 
 
 @pytest.fixture
 def fresh_cluster() -> Iterator[RedisTestCluster]:
     """A cluster of this test's own, for tests that move slots."""
-    yield from _cluster()
+    yield from cluster_for_test()
+
+
+@pytest.fixture
+def cluster_settings(
+    database_url: str, kafka_bootstrap: str, topics: tuple[str, str], redis_prefix: str, tmp_path: Path
+) -> ClusterSettings:
+    """`cluster_settings(cluster, **overrides)`: lua-async on `cluster` with this test's database, topics and prefix."""
+
+    def make(cluster: RedisTestCluster, **overrides: object) -> Settings:
+        return scale_settings(
+            database_url=database_url,
+            cluster_url=cluster.url,
+            kafka_bootstrap=kafka_bootstrap,
+            topics=topics,
+            prefix=redis_prefix,
+            data_dir=tmp_path,
+            **overrides,
+        )
+
+    return make

@@ -12,48 +12,23 @@ from pathlib import Path
 
 import httpx
 
-from fcfs.bootstrap.container import ensure_topics
 from fcfs.entrypoints.demo import GRANTED, user_order
-from tests.integration.cluster_support import RedisTestCluster
-from tests.integration.scale.support import (
-    Deployment,
+from tests.support.deployment import (
+    ClusterSettings,
     assert_invariants,
-    attempt_pairs,
     coupons_on_distinct_primaries,
-    drained_audits,
-    issue_requests,
-    pairs_answered,
-    scale_settings,
-    split_burst,
-    start_consumer,
-    start_instances,
+    deployed,
 )
+from tests.support.redis_cluster import RedisTestCluster
 
 USERS, REPEATS, STOCK = 10_000, 1_000, 1_000
 
 
 async def test_ten_thousand_users_over_three_coupons_on_three_primaries_hold_every_invariant(
-    redis_cluster: RedisTestCluster,
-    database_url: str,
-    kafka_bootstrap: str,
-    topics: tuple[str, str],
-    redis_prefix: str,
-    tmp_path: Path,
+    redis_cluster: RedisTestCluster, cluster_settings: ClusterSettings, tmp_path: Path
 ) -> None:
-    settings = scale_settings(
-        database_url=database_url,
-        cluster_url=redis_cluster.url,
-        kafka_bootstrap=kafka_bootstrap,
-        topics=topics,
-        prefix=redis_prefix,
-        data_dir=tmp_path,
-    )
-    await ensure_topics(settings)
-    deployment = Deployment(settings)
-    try:
-        await start_instances(deployment, 2, tmp_path)
-        for name in ("consumer-1", "consumer-2"):
-            start_consumer(deployment, tmp_path, name)
+    settings = cluster_settings(redis_cluster)
+    async with deployed(settings, tmp_path, instances=2, consumers=2) as deployment:
         slots = coupons_on_distinct_primaries(deployment.base_urls[0], redis_cluster, 3, STOCK)
         for coupon_id, slot in slots.items():
             owner = redis_cluster.owner(slot)
@@ -61,14 +36,10 @@ async def test_ten_thousand_users_over_three_coupons_on_three_primaries_hold_eve
         assert len({redis_cluster.owner(slot).port for slot in slots.values()}) == 3
 
         started = time.perf_counter()
-        result = await split_burst(
-            deployment.base_urls, issue_requests(attempt_pairs(user_order(USERS, REPEATS), list(slots))), 500
-        )
+        result = await deployment.burst(user_order(USERS, REPEATS), list(slots))
         burst_seconds = time.perf_counter() - started
-        audits = await drained_audits(settings, slots, pairs_answered(result, GRANTED))
+        audits = await deployment.drained_audits(slots, result)
         drained_seconds = time.perf_counter() - started
-    finally:
-        deployment.close()
 
     print(f"{len(result.answers)} answers in {burst_seconds:.1f}s ({result.throughput:.0f} req/s), "
           f"drained after {drained_seconds:.1f}s: {dict(sorted(result.by_code.items()))}")  # fmt: skip
@@ -78,31 +49,14 @@ async def test_ten_thousand_users_over_three_coupons_on_three_primaries_hold_eve
 
 
 async def test_an_instance_in_cluster_mode_refuses_a_process_local_strategy(
-    redis_cluster: RedisTestCluster,
-    database_url: str,
-    kafka_bootstrap: str,
-    topics: tuple[str, str],
-    redis_prefix: str,
-    tmp_path: Path,
+    redis_cluster: RedisTestCluster, cluster_settings: ClusterSettings, tmp_path: Path
 ) -> None:
-    settings = scale_settings(
-        database_url=database_url,
-        cluster_url=redis_cluster.url,
-        kafka_bootstrap=kafka_bootstrap,
-        topics=topics,
-        prefix=redis_prefix,
-        data_dir=tmp_path,
-        instances=1,
-    )
-    deployment = Deployment(settings)
-    try:
-        await start_instances(deployment, 1, tmp_path)
+    settings = cluster_settings(redis_cluster, instances=1)
+    async with deployed(settings, tmp_path, instances=1) as deployment:
         coupon_id = next(iter(coupons_on_distinct_primaries(deployment.base_urls[0], redis_cluster, 1, 10)))
         with httpx.Client(base_url=deployment.base_urls[0], timeout=30) as client:
             local = client.post(f"/api/v1/coupons/{coupon_id}/issue?strategy=atomic", json={"userId": 1})
             safe = client.post(f"/api/v1/coupons/{coupon_id}/issue?strategy=lua", json={"userId": 2})
-    finally:
-        deployment.close()
 
     assert (local.status_code, local.json()["code"]) == (400, "C008")
     assert "FCFS_REDIS_CLUSTER" in local.json()["message"]

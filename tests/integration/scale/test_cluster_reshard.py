@@ -14,22 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from fcfs.bootstrap.container import ensure_topics
-from fcfs.entrypoints.demo import GRANTED, user_order
-from tests.integration.cluster_support import RedisTestCluster, coupon_slot
-from tests.integration.scale.support import (
-    Deployment,
+from fcfs.entrypoints.demo import user_order
+from tests.support.deployment import (
+    ClusterSettings,
     assert_invariants,
-    attempt_pairs,
     coupons_on_distinct_primaries,
-    drained_audits,
-    issue_requests,
-    pairs_answered,
-    scale_settings,
-    split_burst,
-    start_consumer,
-    start_instances,
+    deployed,
 )
+from tests.support.redis_cluster import RedisTestCluster, coupon_slot
 
 pytestmark = pytest.mark.faults
 
@@ -37,28 +29,13 @@ USERS, REPEATS, STOCK = 10_000, 1_000, 4_000
 
 
 async def test_moving_a_hot_coupons_slot_to_another_primary_mid_burst_gives_no_wrong_answer(
-    fresh_cluster: RedisTestCluster,
-    database_url: str,
-    kafka_bootstrap: str,
-    topics: tuple[str, str],
-    redis_prefix: str,
-    tmp_path: Path,
+    fresh_cluster: RedisTestCluster, cluster_settings: ClusterSettings, tmp_path: Path
 ) -> None:
-    settings = scale_settings(
-        database_url=database_url,
-        cluster_url=fresh_cluster.url,
-        kafka_bootstrap=kafka_bootstrap,
-        topics=topics,
-        prefix=redis_prefix,
-        data_dir=tmp_path,
+    settings = cluster_settings(
+        fresh_cluster,
         sold_out_ttl_seconds=0.0,  # every attempt, sold out or not, runs the gate's script on the moving slot
     )
-    await ensure_topics(settings)
-    deployment = Deployment(settings)
-    try:
-        await start_instances(deployment, 2, tmp_path)
-        for name in ("consumer-1", "consumer-2"):
-            start_consumer(deployment, tmp_path, name)
+    async with deployed(settings, tmp_path, instances=2, consumers=2) as deployment:
         coupon_id = next(iter(coupons_on_distinct_primaries(deployment.base_urls[0], fresh_cluster, 1, STOCK)))
         slot = coupon_slot(coupon_id)
         source = fresh_cluster.owner(slot)
@@ -84,19 +61,17 @@ async def test_moving_a_hot_coupons_slot_to_another_primary_mid_burst_gives_no_w
             marks["end"] = answered
             return seconds
 
-        requests = issue_requests(attempt_pairs(user_order(USERS, REPEATS), [coupon_id]), idempotency_keys=True)
+        users = user_order(USERS, REPEATS)
         started = time.perf_counter()
         result, reshard_seconds = await asyncio.gather(
-            split_burst(deployment.base_urls, requests, 500, on_answer=count), reshard_when_busy()
+            deployment.burst(users, [coupon_id], idempotency_keys=True, on_answer=count), reshard_when_busy()
         )
         burst_seconds = time.perf_counter() - started
-        audits = await drained_audits(settings, [coupon_id], pairs_answered(result, GRANTED))
-    finally:
-        deployment.close()
+        audits = await deployment.drained_audits([coupon_id], result)
 
     print(f"reshard took {reshard_seconds:.2f}s, between answers {marks['start']} and {marks['end']} "
           f"of {len(result.answers)} ({burst_seconds:.1f}s): {dict(sorted(result.by_code.items()))}")  # fmt: skip
     assert fresh_cluster.owner(slot).port == target.port
-    assert marks["end"] < len(requests), "the slot must finish moving while requests still arrive"
+    assert marks["end"] < len(users), "the slot must finish moving while requests still arrive"
     assert_invariants(result, audits)
     assert audits[coupon_id].rows == STOCK

@@ -16,24 +16,19 @@ from pathlib import Path
 
 import pytest
 
-from fcfs.bootstrap.container import ensure_topics
-from fcfs.entrypoints.demo import GRANTED, user_order
-from tests.integration.cluster_support import RedisTestCluster
-from tests.integration.kafka_support import issued_pairs
-from tests.integration.scale.support import (
+from fcfs.entrypoints.demo import user_order
+from tests.support.deployment import (
+    ClusterSettings,
     Deployment,
     assert_invariants,
     assigned_partitions,
-    attempt_pairs,
     coupons_on_distinct_primaries,
-    drained_audits,
-    issue_requests,
-    pairs_answered,
-    scale_settings,
-    split_burst,
+    deployed,
+    granted_pairs,
     start_consumer,
-    start_instances,
 )
+from tests.support.pipeline import issued_pairs
+from tests.support.redis_cluster import RedisTestCluster
 
 pytestmark = pytest.mark.faults
 
@@ -57,50 +52,29 @@ async def wait_for_assignment(tmp_path: Path, name: str, timeout: float = 60.0) 
 
 
 async def test_a_consumer_joining_and_one_leaving_mid_drain_leave_rows_equal_to_the_acked_users(
-    redis_cluster: RedisTestCluster,
-    database_url: str,
-    kafka_bootstrap: str,
-    topics: tuple[str, str],
-    redis_prefix: str,
-    tmp_path: Path,
+    redis_cluster: RedisTestCluster, cluster_settings: ClusterSettings, tmp_path: Path
 ) -> None:
-    settings = scale_settings(
-        database_url=database_url,
-        cluster_url=redis_cluster.url,
-        kafka_bootstrap=kafka_bootstrap,
-        topics=topics,
-        prefix=redis_prefix,
-        data_dir=tmp_path,
-        consumer_batch=100,
-        consumer_max_rate=RATE,
-    )
-    await ensure_topics(settings)
-    deployment = Deployment(settings)
-    try:
-        await start_instances(deployment, 2, tmp_path)
+    settings = cluster_settings(redis_cluster, consumer_batch=100, consumer_max_rate=RATE)
+    async with deployed(settings, tmp_path, instances=2) as deployment:
         coupons = coupons_on_distinct_primaries(deployment.base_urls[0], redis_cluster, 3, STOCK)
-        result = await split_burst(
-            deployment.base_urls, issue_requests(attempt_pairs(user_order(USERS, 0), list(coupons))), 500
-        )
-        granted = pairs_answered(result, GRANTED)
+        result = await deployment.burst(user_order(USERS, 0), list(coupons))
+        granted = granted_pairs(result)
         total = len(granted)
         assert total == 3 * STOCK
 
         started = time.perf_counter()
         first = start_consumer(deployment, tmp_path, "consumer-1")
         start_consumer(deployment, tmp_path, "consumer-2")
-        rows_at_join = await rows_reach(database_url, total // 5, deployment)
+        rows_at_join = await rows_reach(settings.database_url, total // 5, deployment)
         start_consumer(deployment, tmp_path, "consumer-3")
         third_got = await wait_for_assignment(tmp_path, "consumer-3")
-        rows_at_leave = await rows_reach(database_url, rows_at_join + total // 5, deployment)
+        rows_at_leave = await rows_reach(settings.database_url, rows_at_join + total // 5, deployment)
         first.send_signal(signal.SIGTERM)
         first_exit = await asyncio.to_thread(first.wait, 30)
-        audits = await drained_audits(settings, coupons, granted)
+        audits = await deployment.drained_audits(coupons, result)
         drained = time.perf_counter() - started
         await asyncio.sleep(1.0)  # a redelivery after the last new row must add nothing
-        pairs = await issued_pairs(database_url)
-    finally:
-        deployment.close()
+        pairs = await issued_pairs(settings.database_url)
 
     history = {name: assigned_partitions(tmp_path, name) for name in ("consumer-1", "consumer-2", "consumer-3")}
     print(f"{total} acked; third joined at {rows_at_join} rows (got partitions {third_got}), first left at "

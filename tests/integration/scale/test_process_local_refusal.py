@@ -10,7 +10,7 @@ import pytest
 
 from fcfs import Settings
 from fcfs.bootstrap.container import open_memory_services
-from fcfs.bootstrap.strategies import discover, scale_out
+from fcfs.bootstrap.plugins import discover, scale_out
 from fcfs.domain.errors import StrategyUnavailable
 
 FACTORIES = discover()

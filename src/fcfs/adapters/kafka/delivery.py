@@ -24,19 +24,11 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from aiokafka.errors import (
-    CorruptRecordException,
-    InvalidRequiredAcksError,
-    InvalidTimestampError,
-    InvalidTopicError,
-    KafkaError,
-    MessageSizeTooLargeError,
-    RecordListTooLargeError,
-    UnsupportedForMessageFormatError,
-)
+from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import TopicPartition
 
+from fcfs.adapters.kafka.errors import REFUSED_ON_EVERY_ATTEMPT, broker_unavailable
 from fcfs.domain.errors import PublishFailed, PublishOutcomeUnknown
 
 if TYPE_CHECKING:
@@ -44,15 +36,6 @@ if TYPE_CHECKING:
 
     from aiokafka import AIOKafkaProducer
 
-REFUSED_ON_EVERY_ATTEMPT: tuple[type[KafkaError], ...] = (
-    CorruptRecordException,
-    InvalidRequiredAcksError,
-    InvalidTimestampError,
-    InvalidTopicError,
-    MessageSizeTooLargeError,
-    RecordListTooLargeError,
-    UnsupportedForMessageFormatError,
-)
 LEADER_POLL_SECONDS = 0.05
 _partitioner = DefaultPartitioner()
 
@@ -75,7 +58,7 @@ async def deliver(
     except TimeoutError:
         raise PublishFailed(f"record not handed to a broker within {timeout}s") from None
     except KafkaError as error:
-        raise PublishFailed(f"broker unavailable: {error!r}") from error
+        raise broker_unavailable(error) from error
     try:
         await asyncio.wait_for(asyncio.shield(delivery), max(deadline - loop.time(), 0.0))
     except TimeoutError:

@@ -11,6 +11,7 @@ from aiokafka.errors import KafkaError
 
 from fcfs.adapters.kafka.codec import encode_event, event_key
 from fcfs.adapters.kafka.delivery import deliver
+from fcfs.adapters.kafka.errors import broker_unavailable
 from fcfs.domain.errors import PublishFailed
 from fcfs.ports.health import DependencyCheck
 from fcfs.ports.publisher import IssueEventPublisher
@@ -79,4 +80,4 @@ class KafkaHealthCheck(DependencyCheck):
         except TimeoutError as error:
             raise PublishFailed(f"broker did not answer within {self._timeout}s") from error
         except KafkaError as error:
-            raise PublishFailed(f"broker unavailable: {error!r}") from error
+            raise broker_unavailable(error) from error

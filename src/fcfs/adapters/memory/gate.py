@@ -4,19 +4,28 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from fcfs.domain.coupon_state import CouponState, StateMark
 from fcfs.domain.issuance import GateVerdict
-from fcfs.ports.gate import IssuanceGate
+from fcfs.ports.controls import GateControls
+from fcfs.ports.gate import GateStock, IssuanceGate
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+_REFUSED = {CouponState.PAUSED: GateVerdict.PAUSED, CouponState.CLOSED: GateVerdict.CLOSED}
 
-class MemoryIssuanceGate(IssuanceGate):
+
+class MemoryIssuanceGate(IssuanceGate, GateStock, GateControls):
     def __init__(self) -> None:
         self.stock: dict[int, int] = {}
         self.admitted: dict[int, set[int]] = {}
+        self.states: dict[int, StateMark] = {}
 
     async def try_issue(self, coupon_id: int, user_id: int) -> GateVerdict:
+        mark = self.states.get(coupon_id)
+        refused = None if mark is None else _REFUSED.get(mark.state)
+        if refused is not None:
+            return refused
         stock = self.stock.get(coupon_id)
         if stock is None:
             return GateVerdict.NOT_LOADED
@@ -37,9 +46,25 @@ class MemoryIssuanceGate(IssuanceGate):
         self.stock[coupon_id] = self.stock.get(coupon_id, 0) + 1
         return True
 
-    async def load_stock(self, coupon_id: int, stock: int, issued_users: Iterable[int]) -> None:
+    async def load_stock(
+        self, coupon_id: int, stock: int, issued_users: Iterable[int], state: StateMark | None = None
+    ) -> None:
+        if state is not None:
+            await self.mirror_state(coupon_id, state)
         self.stock[coupon_id] = stock
         self.admitted[coupon_id] = set(issued_users)
+
+    async def mirror_state(self, coupon_id: int, mark: StateMark) -> None:
+        held = self.states.get(coupon_id)
+        if held is None or held.version <= mark.version:
+            self.states[coupon_id] = mark
+
+    async def add_stock(self, coupon_id: int, units: int) -> int | None:
+        stock = self.stock.get(coupon_id)
+        if stock is None:
+            return None
+        self.stock[coupon_id] = stock + units
+        return stock + units
 
     async def remaining(self, coupon_id: int) -> int | None:
         return self.stock.get(coupon_id)
@@ -53,8 +78,10 @@ class MemoryIssuanceGate(IssuanceGate):
     async def forget(self, coupon_id: int) -> None:
         self.stock.pop(coupon_id, None)
         self.admitted.pop(coupon_id, None)
+        self.states.pop(coupon_id, None)
 
     def lose_state(self) -> None:
         """What a Redis FLUSHALL or a failover without persistence does."""
         self.stock.clear()
         self.admitted.clear()
+        self.states.clear()

@@ -9,8 +9,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from fcfs.domain.coupon import Coupon, IssuedCoupon, NewCoupon
+from fcfs.domain.coupon_state import CouponState
 from fcfs.domain.issuance import PersistResult
-from fcfs.ports.repositories import CouponRepository, IssuanceTransaction, IssuedCouponRepository, UnitOfWork
+from fcfs.ports.repositories import (
+    CouponRepository,
+    IssuanceTransaction,
+    IssuedBatchWriter,
+    IssuedCouponRepository,
+    UnitOfWork,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -64,7 +71,7 @@ class MemoryCouponRepository(CouponRepository):
         return True
 
 
-class MemoryIssuedCouponRepository(IssuedCouponRepository):
+class MemoryIssuedCouponRepository(IssuedCouponRepository, IssuedBatchWriter):
     def __init__(self, db: MemoryDatabase) -> None:
         self._db = db
 
@@ -137,7 +144,7 @@ class MemoryTransaction(IssuanceTransaction):
     async def reserve_slot(self, coupon_id: int) -> bool:
         await self._lock_row(coupon_id)
         coupon = self._db.coupons.get(coupon_id)
-        if coupon is None or coupon.issued_quantity >= coupon.total_quantity:
+        if coupon is None or coupon.issued_quantity >= coupon.total_quantity or coupon.state is not CouponState.OPEN:
             return False
         self._db.bump(coupon_id, 1)  # one statement: atomic, like the SQL conditional UPDATE
         self._bumps[coupon_id] = self._bumps.get(coupon_id, 0) - 1  # undone on rollback
@@ -197,7 +204,7 @@ class MemoryUnitOfWork(UnitOfWork):
         return self._row_locks
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[IssuanceTransaction]:
+    async def _transaction(self) -> AsyncIterator[MemoryTransaction]:
         tx = MemoryTransaction(self._db)
         try:
             yield tx
@@ -206,5 +213,5 @@ class MemoryUnitOfWork(UnitOfWork):
             for lock in tx.held:
                 lock.release()
 
-    def begin(self) -> AbstractAsyncContextManager[IssuanceTransaction]:
+    def begin(self) -> AbstractAsyncContextManager[MemoryTransaction]:
         return self._transaction()

@@ -37,31 +37,20 @@ def create_client(
     url: str, *, cluster: bool = False, max_connections: int = 200, timeout: float = 2.0
 ) -> Redis | RedisCluster:
     """A client for `url` (`redis://` or `rediss://`); with `cluster`, any node of the cluster."""
+    shared: dict[str, Any] = {
+        "max_connections": max_connections,
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "health_check_interval": HEALTH_CHECK_INTERVAL,
+        "retry": Retry(NoBackoff(), 0),
+        "decode_responses": False,
+    }
     if cluster:
-        return BoundedRedisCluster.from_url(
-            url,
-            permit_timeout=timeout,
-            max_connections=max_connections,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            health_check_interval=HEALTH_CHECK_INTERVAL,
-            retry=Retry(NoBackoff(), 0),
-            # redis-py rebuilds its node table every 5th MOVED by closing every connection, including
-            # ones other requests are using: during a reshard that turned admitted users into errors.
-            # With 0, a MOVED only updates the slot map.
-            reinitialize_steps=0,
-            decode_responses=False,
-        )
-    pool = BlockingConnectionPool.from_url(
-        url,
-        max_connections=max_connections,
-        timeout=timeout,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        health_check_interval=HEALTH_CHECK_INTERVAL,
-        retry=Retry(NoBackoff(), 0),
-        decode_responses=False,
-    )
+        # redis-py rebuilds its node table every 5th MOVED by closing every connection, including
+        # ones other requests are using: during a reshard that turned admitted users into errors.
+        # With 0, a MOVED only updates the slot map.
+        return BoundedRedisCluster.from_url(url, permit_timeout=timeout, reinitialize_steps=0, **shared)
+    pool = BlockingConnectionPool.from_url(url, timeout=timeout, **shared)
     return Redis.from_pool(pool)
 
 

@@ -1,6 +1,6 @@
 """Key names (DESIGN.md §4). Built only from validated ints and a checked prefix, never from raw input.
 
-`<prefix>:{c:<couponId>}:stock|users|unconfirmed|lock` share the hash tag `{c:<couponId>}`,
+`<prefix>:{c:<couponId>}:stock|users|state|unconfirmed|lock` share the hash tag `{c:<couponId>}`,
 so one coupon's keys live in one Redis Cluster slot and a script may touch them together.
 """
 
@@ -33,6 +33,7 @@ class CouponKeys:
     users: str
     unconfirmed: str
     lock: str
+    state: str  # hash {state, version}: the mirror of the coupon's open/paused/closed state
 
     def staging(self, token: str) -> str:
         """A scratch set filled by `load_stock` before the atomic swap; same slot as `users`."""
@@ -50,7 +51,7 @@ class KeySpace:
 
     def coupon(self, coupon_id: int) -> CouponKeys:
         tag = self.tag(coupon_id)
-        return CouponKeys(f"{tag}:stock", f"{tag}:users", f"{tag}:unconfirmed", f"{tag}:lock")
+        return CouponKeys(f"{tag}:stock", f"{tag}:users", f"{tag}:unconfirmed", f"{tag}:lock", f"{tag}:state")
 
     def lock(self, name: str) -> str:
         """The lock key for a strategy's lock name: `<prefix>:{<name>}:lock`.

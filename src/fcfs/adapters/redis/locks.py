@@ -18,7 +18,7 @@ import structlog
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockNotOwnedError, RedisError
 
-from fcfs.adapters.redis.failures import gate_errors
+from fcfs.adapters.redis.errors import gate_errors
 from fcfs.adapters.redis.keys import KeySpace
 from fcfs.adapters.redis.scripting import script
 from fcfs.domain.errors import GateError, WaitTimedOut

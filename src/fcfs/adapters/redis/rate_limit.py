@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fcfs.adapters.redis.failures import gate_errors
+from fcfs.adapters.redis.errors import gate_errors
 from fcfs.adapters.redis.keys import KeySpace
 from fcfs.adapters.redis.scripting import script
 from fcfs.ports.rate_limit import RateLimit, RateLimiter

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from fcfs.adapters.redis.failures import gate_errors
+from fcfs.adapters.redis.errors import gate_errors
 from fcfs.adapters.redis.keys import KeySpace
 from fcfs.domain.errors import FcfsError
 from fcfs.domain.events import CouponIssued

@@ -1,10 +1,19 @@
 """The capped, idempotent batch insert of DESIGN.md §6.5–6.6, inside one open transaction.
 
 Per coupon, in ascending id order (so two batches lock rows in the same order and cannot
-deadlock on each other): lock the coupon row, drop users that already have a row or
-appear earlier in the batch, insert the rest only while they fit under `total_quantity`,
-and add the number actually inserted to `issued_quantity`. The caller commits once for
-the whole batch, so rows and count move together or not at all (invariants 1 and 2).
+deadlock on each other): lock the coupon row, insert the batch's users only while they fit
+under `total_quantity`, and add the number actually inserted to `issued_quantity`. The
+caller commits once for the whole batch, so rows and count move together or not at all
+(invariants 1 and 2).
+
+Every batch of a coupon waits for that coupon's row lock, so the time the lock is held
+bounds a hot coupon's drain rate however many consumers there are. A batch that fits in
+the room left is therefore one insert while the lock is held: the unique key is its
+duplicate check (`ON DUPLICATE KEY UPDATE id = id` never fails on it), and the rowcount
+says whether every user was new. Only when it was not (a redelivery) is that insert rolled
+back to a savepoint and the batch redone the careful way: read which users already have
+rows, let `plan_capped_insert` decide, insert what it says. A batch larger than the room
+left goes the careful way from the start, so a duplicate never takes a new user's room.
 """
 
 from __future__ import annotations
@@ -14,17 +23,22 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
-from fcfs.adapters.sql.tables import coupon, issued_coupon
+from fcfs.adapters.sql.statements import issued_rows_of, literal_insert_issued
+from fcfs.adapters.sql.tables import coupon
+from fcfs.domain.batch_cap import first_per_user, plan_capped_insert, room_under_cap
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from sqlalchemy.engine import CursorResult
     from sqlalchemy.ext.asyncio import AsyncConnection
 
     from fcfs.adapters.sql.statements import InsertIssued
     from fcfs.domain.events import CouponIssued
 
-CHUNK = 200  # rows per statement: well under every driver's bound-parameter limit
+CHUNK = 200  # rows per bound-parameter statement: well under every driver's bound-parameter limit
+LITERAL_CHUNK = 5_000  # rows per literal statement: ~0.5 MB, far under any max_allowed_packet
+SAVEPOINT = "fcfs_batch"
 
 
 @dataclass
@@ -52,69 +66,106 @@ async def persist_coupon_events(
     if counts is None:
         out.unknown_coupon.extend(issued.event_id for issued in events)
         return
-    fresh = await _drop_duplicates(conn, coupon_id, events, out)
-    room = max(counts.total_quantity - counts.issued_quantity, 0)
-    added = 0
-    while room > 0 and fresh:
-        attempt, fresh = fresh[:room], fresh[room:]
-        won = await _insert(conn, insert_issued, coupon_id, attempt)
-        out.inserted.extend(issued.event_id for issued in attempt if issued.user_id in won)
-        out.duplicates.extend(issued.event_id for issued in attempt if issued.user_id not in won)
-        room -= len(won)
-        added += len(won)
-    out.over_cap.extend(issued.event_id for issued in fresh)
+    room = room_under_cap(counts.total_quantity, counts.issued_quantity)
+    added = await _all_new(conn, insert_issued, coupon_id, events, room, out)
+    if added is None:
+        added = await _capped(conn, insert_issued, coupon_id, events, room, out)
     if added:
         bump = coupon.c.issued_quantity + added
         await conn.execute(update(coupon).where(coupon.c.id == coupon_id).values(issued_quantity=bump))
 
 
-async def _drop_duplicates(
-    conn: AsyncConnection, coupon_id: int, events: list[CouponIssued], out: BatchOutcome
-) -> list[CouponIssued]:
-    """Events whose user has no row yet and is not repeated earlier in this batch."""
-    seen = await _users_with_rows(conn, coupon_id, [issued.user_id for issued in events])
-    fresh: list[CouponIssued] = []
-    for issued in events:
-        if issued.user_id in seen:
-            out.duplicates.append(issued.event_id)
-        else:
-            seen.add(issued.user_id)
-            fresh.append(issued)
-    return fresh
+async def _all_new(
+    conn: AsyncConnection,
+    insert_issued: InsertIssued,
+    coupon_id: int,
+    events: list[CouponIssued],
+    room: int,
+    out: BatchOutcome,
+) -> int | None:
+    """Rows added when every user of the batch fits and was new; None (nothing written) otherwise."""
+    plan = plan_capped_insert(events, frozenset(), room)
+    if plan.over_cap or not plan.insert:
+        return None
+    await conn.exec_driver_sql(f"SAVEPOINT {SAVEPOINT}")
+    if await _insert_rows(conn, insert_issued, coupon_id, plan.insert) != len(plan.insert):
+        await conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {SAVEPOINT}")
+        return None
+    out.inserted.extend(issued.event_id for issued in plan.insert)
+    out.duplicates.extend(plan.duplicates)
+    return len(plan.insert)
 
 
-async def _users_with_rows(conn: AsyncConnection, coupon_id: int, user_ids: list[int]) -> set[int]:
-    found: set[int] = set()
-    unique = sorted(set(user_ids))
-    for start in range(0, len(unique), CHUNK):
-        chunk = unique[start : start + CHUNK]
-        query = select(issued_coupon.c.user_id).where(
-            issued_coupon.c.coupon_id == coupon_id, issued_coupon.c.user_id.in_(chunk)
-        )
-        found.update((await conn.scalars(query)).all())
-    return found
+async def _capped(
+    conn: AsyncConnection,
+    insert_issued: InsertIssued,
+    coupon_id: int,
+    events: list[CouponIssued],
+    room: int,
+    out: BatchOutcome,
+) -> int:
+    """Rows added, deciding from the users that have rows now (exact: other batches wait for our lock).
+
+    A writer that does not take the coupon lock may still add one of our users between the
+    read and the insert; the room such a user did not take is offered to the next ones.
+    """
+    with_rows = set((await _owners(conn, coupon_id, events)).keys())
+    pending = events
+    added = 0
+    while True:
+        plan = plan_capped_insert(pending, with_rows, room)
+        out.duplicates.extend(plan.duplicates)
+        won = await _insert(conn, insert_issued, coupon_id, list(plan.insert)) if plan.insert else set()
+        out.inserted.extend(issued.event_id for issued in plan.insert if issued.user_id in won)
+        out.duplicates.extend(issued.event_id for issued in plan.insert if issued.user_id not in won)
+        added += len(won)
+        room -= len(won)
+        if len(won) == len(plan.insert) or not plan.over_cap:
+            out.over_cap.extend(plan.over_cap)
+            return added
+        with_rows.update(issued.user_id for issued in plan.insert)
+        left = set(plan.over_cap)
+        pending = first_per_user((e for e in pending if e.event_id in left), key=lambda issued: issued.user_id)
 
 
 async def _insert(
     conn: AsyncConnection, insert_issued: InsertIssued, coupon_id: int, events: list[CouponIssued]
 ) -> set[int]:
     """Insert; return the users that got a row now (not those the unique key refused)."""
-    inserted = 0
-    for start in range(0, len(events), CHUNK):
-        rows = [
-            {"coupon_id": coupon_id, "user_id": e.user_id, "event_id": e.event_id, "issued_at": e.issued_at}
-            for e in events[start : start + CHUNK]
-        ]
-        inserted += (await conn.execute(insert_issued(rows))).rowcount
-    if inserted == len(events):
+    if await _insert_rows(conn, insert_issued, coupon_id, events) == len(events):
         return {issued.user_id for issued in events}
     # A writer that does not take the coupon lock got some of these users first: the rows
     # carrying our event ids are the ones this statement wrote.
-    owners: dict[int, str | None] = {}
-    for start in range(0, len(events), CHUNK):
-        users = [issued.user_id for issued in events[start : start + CHUNK]]
-        query = select(issued_coupon.c.user_id, issued_coupon.c.event_id).where(
-            issued_coupon.c.coupon_id == coupon_id, issued_coupon.c.user_id.in_(users)
-        )
-        owners.update((row.user_id, row.event_id) for row in await conn.execute(query))
+    owners = await _owners(conn, coupon_id, events)
     return {issued.user_id for issued in events if owners.get(issued.user_id) == issued.event_id}
+
+
+async def _owners(conn: AsyncConnection, coupon_id: int, events: Sequence[CouponIssued]) -> dict[int, str | None]:
+    """The event id on each row the events' users have for this coupon (users without a row are absent)."""
+    if not events:
+        return {}
+    rows: CursorResult[int, str | None] = await conn.exec_driver_sql(
+        issued_rows_of(coupon_id, {issued.user_id for issued in events})
+    )
+    return {user_id: event_id for user_id, event_id in rows}
+
+
+async def _insert_rows(
+    conn: AsyncConnection, insert_issued: InsertIssued, coupon_id: int, events: Sequence[CouponIssued]
+) -> int:
+    """How many rows the idempotent insert wrote; users the unique key already held count 0."""
+    inserted = 0
+    dialect = conn.dialect.name
+    for start in range(0, len(events), LITERAL_CHUNK):
+        chunk = events[start : start + LITERAL_CHUNK]
+        literal = literal_insert_issued(dialect, coupon_id, chunk)
+        if literal is not None:
+            inserted += (await conn.exec_driver_sql(literal)).rowcount
+            continue
+        for part in range(0, len(chunk), CHUNK):
+            rows = [
+                {"coupon_id": coupon_id, "user_id": e.user_id, "event_id": e.event_id, "issued_at": e.issued_at}
+                for e in chunk[part : part + CHUNK]
+            ]
+            inserted += (await conn.execute(insert_issued(rows))).rowcount
+    return inserted

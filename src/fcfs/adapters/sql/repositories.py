@@ -18,7 +18,7 @@ from fcfs.adapters.sql.statements import insert_issued_for
 from fcfs.adapters.sql.tables import coupon, issued_coupon, to_coupon, to_issued
 from fcfs.domain.coupon import Coupon, IssuedCoupon, NewCoupon
 from fcfs.domain.issuance import PersistResult
-from fcfs.ports.repositories import CouponRepository, IssuedCouponRepository
+from fcfs.ports.repositories import CouponRepository, IssuedBatchWriter, IssuedCouponRepository
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -68,7 +68,7 @@ class SqlCouponRepository(CouponRepository):
         return True
 
 
-class SqlIssuedCouponRepository(IssuedCouponRepository):
+class SqlIssuedCouponRepository(IssuedCouponRepository, IssuedBatchWriter):
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._writer = for_writes(engine)

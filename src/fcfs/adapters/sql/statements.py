@@ -1,16 +1,38 @@
-"""Dialect-specific statements: the idempotent insert (never `INSERT IGNORE`, DESIGN.md §6.5)."""
+"""Dialect-specific statements: the idempotent insert (never `INSERT IGNORE`, DESIGN.md §6.5).
+
+The consumer's batch insert on MariaDB/MySQL is written as SQL text built only from values
+whose every character is known: integers checked to be ids, timestamps formatted into
+digits and separators, and event ids in the canonical lowercase UUID form. Nothing is
+escaped per value, so 2,000 rows cost one JSON encode and one `str.translate` instead of
+8,000 per-parameter escapes and a SQLAlchemy `values()` of 2,000 dicts (together most of
+the drain's profile). A batch holding any value outside those forms gets `None` and goes
+through the bound-parameter builder, which takes anything the table does.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
+import msgspec
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 from fcfs.adapters.sql.tables import MYSQL_DIALECTS, issued_coupon
+from fcfs.domain.coupon import MAX_ID
+
+if TYPE_CHECKING:
+    from fcfs.domain.events import CouponIssued
 
 InsertIssued = Callable[[Sequence[Mapping[str, Any]]], Insert]
+
+UUID_LENGTH = 36
+_CANONICAL_UUIDS = re.compile(r"(?:[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12})*")  # ids joined, no separator
+_JSON_TO_SQL = str.maketrans({"[": "(", "]": ")", '"': "'", "T": " ", "Z": None})
+_encoder = msgspec.json.Encoder()
+_LITERAL_INSERT = "INSERT INTO issued_coupon (coupon_id, user_id, event_id, issued_at) VALUES"
 
 
 def _mysql_insert(rows: Sequence[Mapping[str, Any]]) -> Insert:
@@ -31,3 +53,57 @@ def insert_issued_for(dialect_name: str) -> InsertIssued:
     if dialect_name == "sqlite":
         return _sqlite_insert
     raise ValueError(f"unsupported database dialect {dialect_name!r}: use MariaDB/MySQL or SQLite")
+
+
+def issued_rows_of(coupon_id: int, user_ids: Iterable[int]) -> str:
+    """`SELECT user_id, event_id` of the users' rows for one coupon, in one statement whatever their number.
+
+    Only ids are inlined, each checked first (`ValueError` otherwise), so the text is digits and commas.
+    """
+    users = ",".join(str(_checked_id(user_id)) for user_id in user_ids)
+    where = f"coupon_id = {_checked_id(coupon_id)} AND user_id IN ({users})"
+    return f"SELECT user_id, event_id FROM issued_coupon WHERE {where}"  # noqa: S608
+
+
+def literal_insert_issued(dialect_name: str, coupon_id: int, events: Sequence[CouponIssued]) -> str | None:
+    """The MariaDB/MySQL `INSERT … ON DUPLICATE KEY UPDATE id = id` of `events` as plain SQL text.
+
+    `None` on other dialects, or when a value is not of the forms this module inlines
+    (a non-canonical event id, say): the caller then binds parameters instead.
+    """
+    if dialect_name not in MYSQL_DIALECTS or not events:
+        return None
+    coupon = _checked_id(coupon_id)
+    event_ids = [issued.event_id for issued in events]
+    if not _canonical_uuids(event_ids):
+        return None
+    try:
+        rows = [(coupon, _checked_id(e.user_id), e.event_id, _utc(e.issued_at)) for e in events]
+    except ValueError:
+        return None
+    # JSON of ints, canonical UUIDs and RFC 3339 UTC times, turned into SQL row tuples:
+    # `[1,"u","2026-01-01T00:00:00.5Z"]` → `(1,'u','2026-01-01 00:00:00.5')`. None of those
+    # characters can occur inside the checked values but in the places this rewrites.
+    values = _encoder.encode(rows).decode()[1:-1].translate(_JSON_TO_SQL)
+    return f"{_LITERAL_INSERT} {values} ON DUPLICATE KEY UPDATE id = id"
+
+
+def _canonical_uuids(event_ids: list[str]) -> bool:
+    if any(type(event_id) is not str or len(event_id) != UUID_LENGTH for event_id in event_ids):
+        return False
+    return _CANONICAL_UUIDS.fullmatch("".join(event_ids)) is not None
+
+
+def _checked_id(value: object) -> int:
+    if type(value) is not int or not 1 <= value <= MAX_ID:
+        raise ValueError(f"{value!r} is not an id")
+    return value
+
+
+def _utc(moment: object) -> datetime:
+    """The moment in UTC (aware), or naive as `UtcDateTime` stores a naive value: taken to be UTC already."""
+    if type(moment) is not datetime:
+        raise ValueError(f"{moment!r} is not a datetime")
+    if moment.tzinfo is None or moment.tzinfo is UTC:
+        return moment
+    return moment.astimezone(UTC)

@@ -1,8 +1,14 @@
 """The two tables of DESIGN.md §3b, for MariaDB/MySQL and SQLite alike.
 
-The migration in `migrations/versions` creates the same schema by hand; these objects are
+The migrations in `migrations/versions` create the same schema by hand; these objects are
 what the queries are built from. `UNIQUE (coupon_id, user_id)` is what makes a redelivered
-event add no row (invariant 2); every query relies on it.
+event add no row (invariant 2); every query relies on it. Ids are never reused (SQLite's
+`AUTOINCREMENT`; InnoDB keeps its counter across restarts since MariaDB 10.2.4 / MySQL 8.0):
+a reused coupon id would hand a deleted coupon's in-flight events, gate keys and idempotency
+answers to a new coupon (invariant 4). `coupon.admission` records the strategy family
+that admitted first, so strategies keeping their truth elsewhere cannot mix on one coupon.
+`coupon.state` (open / paused / closed) is the operator's switch, the truth the gate mirrors;
+`state_version` orders those mirror writes.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.types import CHAR, TypeDecorator
 
 from fcfs.domain.coupon import MAX_NAME_LENGTH, Coupon, IssuedCoupon, ValidityWindow
+from fcfs.domain.coupon_state import CouponState
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Dialect, Row
@@ -33,6 +40,8 @@ if TYPE_CHECKING:
 
 MYSQL_DIALECTS = ("mysql", "mariadb")
 EVENT_ID_LENGTH = 36
+ADMISSION_LENGTH = 100
+STATE_LENGTH = 16
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -79,8 +88,12 @@ coupon = Table(
     Column("starts_at", UtcDateTime, nullable=True),
     Column("ends_at", UtcDateTime, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("admission", String(ADMISSION_LENGTH), nullable=True),
+    Column("state", String(STATE_LENGTH), nullable=False, default="open", server_default=text("'open'")),
+    Column("state_version", Integer, nullable=False, default=0, server_default=text("0")),
     mysql_engine="InnoDB",
     mysql_charset="utf8mb4",
+    sqlite_autoincrement=True,
 )
 
 issued_coupon = Table(
@@ -99,12 +112,16 @@ issued_coupon = Table(
     UniqueConstraint("coupon_id", "user_id", name="uq_issued_coupon_coupon_user"),
     mysql_engine="InnoDB",
     mysql_charset="utf8mb4",
+    sqlite_autoincrement=True,
 )
 
 
 def to_coupon(row: Row[Any]) -> Coupon:
     window = ValidityWindow(row.starts_at, row.ends_at)
-    return Coupon(row.id, row.name, row.total_quantity, row.issued_quantity, window, row.created_at)
+    state = CouponState(row.state)
+    return Coupon(
+        row.id, row.name, row.total_quantity, row.issued_quantity, window, row.created_at, state, row.state_version
+    )
 
 
 def to_issued(row: Row[Any]) -> IssuedCoupon:

@@ -19,6 +19,7 @@ from fcfs.adapters.sql.errors import storage_errors
 from fcfs.adapters.sql.statements import InsertIssued, insert_issued_for
 from fcfs.adapters.sql.tables import coupon, issued_coupon, to_coupon
 from fcfs.domain.coupon import Coupon, IssuedCoupon
+from fcfs.domain.coupon_state import CouponState
 from fcfs.ports.repositories import IssuanceTransaction, UnitOfWork
 
 if TYPE_CHECKING:
@@ -56,7 +57,11 @@ class SqlTransaction(IssuanceTransaction):
     async def reserve_slot(self, coupon_id: int) -> bool:
         statement = (
             update(coupon)
-            .where(coupon.c.id == coupon_id, coupon.c.issued_quantity < coupon.c.total_quantity)
+            .where(
+                coupon.c.id == coupon_id,
+                coupon.c.issued_quantity < coupon.c.total_quantity,
+                coupon.c.state == CouponState.OPEN.value,
+            )
             .values(issued_quantity=coupon.c.issued_quantity + 1)
         )
         with storage_errors("reserving a slot"):

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 
 from litestar import Litestar
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 
 from fcfs.bootstrap.container import Services, open_services
-from fcfs.bootstrap.metrics import forget_this_process, process_metrics
+from fcfs.bootstrap.observability.metrics import forget_this_process, process_metrics
 from fcfs.bootstrap.settings import Settings
+from fcfs.entrypoints.http.api_docs import api_docs_config
+from fcfs.entrypoints.http.body_guard import body_guard
 from fcfs.entrypoints.http.client_ip import trusted_proxies
 from fcfs.entrypoints.http.coupons import CouponController
 from fcfs.entrypoints.http.deps import provide_services
@@ -25,22 +26,7 @@ from fcfs.entrypoints.http.request_context import RequestCounter, request_contex
 from fcfs.entrypoints.http.user_token import user_tokens
 
 if TYPE_CHECKING:
-    from litestar.types import LifeSpanReceive, LifeSpanScope, LifeSpanSend, Receive, Scope, Send
-
-
-class FcfsApp(Litestar):
-    """Litestar, with the issue hot path answered before routing (see `issue_route.py`)."""
-
-    issue_route: IssueRoute | None = None
-
-    async def __call__(
-        self, scope: Scope | LifeSpanScope, receive: Receive | LifeSpanReceive, send: Send | LifeSpanSend
-    ) -> None:
-        route = self.issue_route
-        if route is not None and (coupon := route.coupon_of(scope)) is not None:
-            await route(scope, receive, send, coupon)
-            return
-        await super().__call__(scope, receive, send)
+    from litestar.types import ASGIApp
 
 
 def freeze_startup_objects() -> None:
@@ -56,11 +42,11 @@ def create_app(
     *,
     services: AbstractAsyncContextManager[Services] | None = None,
     fast_issue: bool = True,
-) -> FcfsApp:
+) -> ASGIApp:
     """Build the app; `services` replaces the container (tests pass in-memory ones).
 
-    `fast_issue=False` sends issue requests through the Litestar handler too (tests run the
-    HTTP contract both ways).
+    The app served is the Litestar app behind the fast issue route (`issue_route.py`);
+    `fast_issue=False` serves the Litestar app alone, issue requests included.
 
     Bad security settings (a short token secret, a malformed trusted-proxy list) fail here, at start-up.
     """
@@ -73,33 +59,28 @@ def create_app(
     trusted_proxies(settings.trusted_proxies)
 
     counter = RequestCounter(process_metrics())
-    issue_route = IssueRoute(settings.max_body_bytes, counter) if fast_issue else None
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         try:
             async with services or open_services(settings) as opened:
                 app.state.services = opened
-                if issue_route is not None:
-                    issue_route.services = opened
                 freeze_startup_objects()
                 yield
         finally:
-            if issue_route is not None:
-                issue_route.services = None
+            app.state.pop("services", None)
             process_metrics().buffer.flush()  # the last turn's updates, before this worker is forgotten
             forget_this_process()
 
-    app = FcfsApp(
+    app = Litestar(
         route_handlers=[CouponController, health, ready, metrics],
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_context],
+        middleware=[request_context, body_guard],
         before_send=[response_hook(counter)],
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(title="fcfs", version="0.1.0", path="/schema"),
+        openapi_config=api_docs_config("fcfs", "0.1.0"),
         debug=False,
     )
-    app.issue_route = issue_route
-    return app
+    return IssueRoute(app, settings.max_body_bytes, counter) if fast_issue else app

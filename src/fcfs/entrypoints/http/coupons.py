@@ -24,17 +24,19 @@ from fcfs.entrypoints.http.dto import (
 from fcfs.entrypoints.http.envelope import as_response, envelope
 from fcfs.entrypoints.http.idempotency import KEY_PATTERN, MAX_KEY_LENGTH
 from fcfs.entrypoints.http.issue import IssueRequest, answer_issue
-from fcfs.entrypoints.http.openapi import documented, header
+from fcfs.entrypoints.http.openapi import ADMIN_ONLY, ISSUER, USER_OR_ADMIN, documented, header
+from fcfs.entrypoints.http.user_token import require_reader
 
 CouponIdParam = Parameter(pattern=ID_PATTERN, description="Coupon id, 1 … 2^63−1")
 UserIdParam = Parameter(pattern=ID_PATTERN, description="User id, 1 … 2^63−1")
 IDEMPOTENCY_KEY = header(
     "Idempotency-Key",
-    "Same key (per coupon and user) within the TTL: the first answer again, never a second attempt",
+    "Same key and request within the TTL: the first answer again, never a second attempt; "
+    "the key sent with another request (user, coupon, strategy) is 422 G007",
     max_length=MAX_KEY_LENGTH,
     pattern=KEY_PATTERN,
 )
-ISSUE_STATUSES = (200, 202, 400, 401, 403, 404, 408, 409, 413, 429, 500, 503)
+ISSUE_STATUSES = (200, 202, 400, 401, 403, 404, 408, 409, 413, 422, 429, 500, 503)
 
 
 EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
@@ -57,7 +59,12 @@ class CouponController(Controller):
     path = "/api/v1/coupons"
     tags = ["coupons"]  # noqa: RUF012
 
-    @post("/", operation_class=documented((201, 400, 401, 413, 500), CreateCouponBody), status_code=201)
+    @post(
+        "/",
+        operation_class=documented((201, 400, 401, 413, 500), CreateCouponBody),
+        status_code=201,
+        security=ADMIN_ONLY,
+    )
     async def create(self, request: AnyRequest, services: ServicesDep) -> Response[bytes]:
         require_admin(request, services.settings.admin_token)
         body = decode(await request.body(), CreateCouponBody)
@@ -75,7 +82,9 @@ class CouponController(Controller):
         }
         return envelope(Code.OK, result)
 
-    @delete("/{coupon_id:str}", operation_class=documented((200, 400, 401, 404, 500)), status_code=200)
+    @delete(
+        "/{coupon_id:str}", operation_class=documented((200, 400, 401, 404, 500)), status_code=200, security=ADMIN_ONLY
+    )
     async def remove(
         self, request: AnyRequest, services: ServicesDep, coupon_id: str = CouponIdParam
     ) -> Response[bytes]:
@@ -87,6 +96,7 @@ class CouponController(Controller):
         "/{coupon_id:str}/stock",
         operation_class=documented((200, 400, 401, 404, 409, 413, 500), LoadStockBody, body_required=False),
         status_code=200,
+        security=ADMIN_ONLY,
     )
     async def load_stock(
         self, request: AnyRequest, services: ServicesDep, coupon_id: str = CouponIdParam
@@ -102,6 +112,7 @@ class CouponController(Controller):
         "/{coupon_id:str}/issue",
         operation_class=documented(ISSUE_STATUSES, IssueBody, headers=[IDEMPOTENCY_KEY]),
         status_code=200,
+        security=ISSUER,
     )
     async def issue(
         self,
@@ -114,11 +125,18 @@ class CouponController(Controller):
         parts = IssueRequest.from_scope(request.scope, coupon_id, await request.body(), strategy)
         return as_response(await answer_issue(services, parts))
 
-    @get("/{coupon_id:str}/issued/{user_id:str}", operation_class=documented((200, 400, 404, 500)))
+    @get(
+        "/{coupon_id:str}/issued/{user_id:str}",
+        operation_class=documented((200, 400, 401, 403, 404, 500)),
+        security=USER_OR_ADMIN,
+    )
     async def user_state(
-        self, services: ServicesDep, coupon_id: str = CouponIdParam, user_id: str = UserIdParam
+        self, request: AnyRequest, services: ServicesDep, coupon_id: str = CouponIdParam, user_id: str = UserIdParam
     ) -> Response[bytes]:
-        state = await services.read_user_issue.execute(parse_id(coupon_id, "couponId"), parse_id(user_id, "userId"))
+        """With user tokens on, only that user (the token's subject) or the admin may read it."""
+        coupon, user = parse_id(coupon_id, "couponId"), parse_id(user_id, "userId")
+        require_reader(services.settings, request.headers.get("authorization", ""), user)
+        state = await services.read_user_issue.execute(coupon, user)
         return envelope(Code.OK, {"couponId": int(coupon_id), "userId": int(user_id), "state": state.value})
 
 

@@ -1,6 +1,14 @@
-"""One map from every exception to its envelope: bad input is a 4xx with a code, never a 500."""
+"""One map from every exception to its envelope: bad input is a 4xx with a code, never a 500.
+
+A message says what is wrong (the field and the rule), never what was sent: the framework's
+texts carry the whole path and query (`?token=SECRET`, a 60 KB path), so they are rebuilt
+from the parameter names and rules, and every message is cut at `MAX_MESSAGE` characters.
+"""
 
 from __future__ import annotations
+
+import re
+from typing import Any
 
 import structlog
 from litestar import Response
@@ -12,6 +20,9 @@ from fcfs.entrypoints.http.auth import AnyRequest
 from fcfs.entrypoints.http.envelope import Answer, answer, as_response, envelope
 
 log = structlog.get_logger("fcfs.http")
+MAX_MESSAGE = 300
+_MAX_PART = 120
+_MISSING = re.compile(r"Missing required (\w+) parameter '([A-Za-z0-9_.-]{1,64})'")
 
 _BY_STATUS = {
     400: Code.INVALID_INPUT,
@@ -25,13 +36,45 @@ _BY_STATUS = {
 }
 
 
+def bounded(text: str, limit: int = MAX_MESSAGE) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def domain_answer(exc: FcfsError) -> Answer:
     """The envelope for a domain error; also what an idempotent attempt stores for its key."""
     if exc.code.http_status >= 500:
         log.warning("request failed", code=exc.code.code, detail=exc.detail)
+    message = bounded(exc.detail)
     if isinstance(exc, RateLimited):
-        return answer(exc.code, message=exc.detail, **{"Retry-After": str(exc.retry_after_seconds)})
-    return answer(exc.code, message=exc.detail)
+        return answer(exc.code, message=message, **{"Retry-After": str(exc.retry_after_seconds)})
+    return answer(exc.code, message=message)
+
+
+def validation_message(exc: ValidationException) -> str:
+    """`<source> parameter <name>: <rule>` for each refused parameter, from the framework's
+    structured errors (the names are ours, the rules are msgspec's, neither holds the value)."""
+    found = _MISSING.match(exc.detail or "")
+    if found:
+        return f"Missing required {found.group(1)} parameter {found.group(2)}"
+    errors = exc.extra if isinstance(exc.extra, list) else []
+    parts = [_parameter_error(error) for error in errors if isinstance(error, dict)]
+    return bounded(f"Invalid input: {'; '.join(parts)}" if parts else Code.INVALID_INPUT.message)
+
+
+def _parameter_error(error: dict[str, Any]) -> str:
+    source, key, rule = (_text(error.get(name, "")) for name in ("source", "key", "message"))
+    return f"{source} parameter {key}: {rule}" if source else f"{key}: {rule}"
+
+
+def _text(value: object) -> str:
+    return bounded(str(getattr(value, "value", value)), _MAX_PART)  # `ParamType.PATH` → "path"
+
+
+def _fixed_text(detail: str, fallback: str) -> str:
+    """The framework's own words before any value it appended (`Invalid content-length: '…'`);
+    a text that names a path, or is long, is replaced by the code's message."""
+    head = detail.split(": ", 1)[0]
+    return fallback if not head or len(head) > 80 or "/" in head or "?" in head else head
 
 
 def unexpected_answer(exc: BaseException) -> Answer:
@@ -51,9 +94,10 @@ def _http(_: AnyRequest, exc: HTTPException) -> Response[bytes]:
     code = _BY_STATUS.get(exc.status_code)
     if code is None:
         code = Code.INVALID_INPUT if exc.status_code < 500 else Code.INTERNAL
-    detail = exc.detail if exc.detail else code.message
-    if isinstance(exc, ValidationException) and exc.extra:
-        detail = f"{detail}: {exc.extra}"
+    if isinstance(exc, ValidationException):
+        detail = validation_message(exc)
+    else:
+        detail = _fixed_text(exc.detail or "", code.message)
     response = envelope(code, message=detail)
     response.status_code = exc.status_code if exc.status_code >= 400 else code.http_status
     return response

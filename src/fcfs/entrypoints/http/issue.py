@@ -12,14 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from fcfs.domain.errors import Forbidden
 from fcfs.domain.issuance import IssueCommand, IssueOutcome
-from fcfs.entrypoints.http.auth import bearer_matches
 from fcfs.entrypoints.http.dto import IssueBody, decode, parse_id
 from fcfs.entrypoints.http.envelope import Answer, answer
-from fcfs.entrypoints.http.idempotency import answer_once, checked_key
+from fcfs.entrypoints.http.idempotency import KeyedIssue, answer_once, checked_key
 from fcfs.entrypoints.http.rate_limits import enforce_rate_limits
-from fcfs.entrypoints.http.user_token import issuing_user, user_tokens
+from fcfs.entrypoints.http.user_token import issue_caller, issuing_user
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -36,12 +34,14 @@ class IssueRequest:
     peer: str | None = None
     forwarded_for: tuple[str, ...] = ()
     strategy: str | None = None
+    admin_token: str = ""  # `X-Fcfs-Admin-Token`, read only with ?strategy=
 
     @classmethod
     def from_scope(cls, scope: Any, coupon: str, body: bytes, strategy: str | None = None) -> IssueRequest:
-        """One pass over the raw headers; the first `Authorization` / `Idempotency-Key` counts."""
+        """One pass over the raw headers; the first `Authorization` / `Idempotency-Key` / admin token counts."""
         authorization: str | None = None
         key: str | None = None
+        admin: str | None = None
         forwarded: list[str] = []
         headers: Iterable[tuple[bytes, bytes]] = scope["headers"]
         for name, value in headers:
@@ -53,9 +53,11 @@ class IssueRequest:
                     key = value.decode("latin-1")
             elif name == b"x-forwarded-for":
                 forwarded.append(value.decode("latin-1"))
+            elif name == b"x-fcfs-admin-token" and admin is None:
+                admin = value.decode("latin-1")
         client = scope.get("client")
         peer = str(client[0]) if client else None
-        return cls(coupon, body, authorization or "", key, peer, tuple(forwarded), strategy)
+        return cls(coupon, body, authorization or "", key, peer, tuple(forwarded), strategy, admin or "")
 
 
 def outcome_json(outcome: IssueOutcome) -> dict[str, object]:
@@ -72,10 +74,8 @@ async def answer_issue(services: Services, request: IssueRequest) -> Answer:
     """The envelope for one issue request; a refusal raises the `FcfsError` that names it."""
     coupon = parse_id(request.coupon, "couponId")
     settings = services.settings
-    if request.strategy is not None and not bearer_matches(request.authorization, settings.admin_token):
-        raise Forbidden("choosing a strategy per request needs the admin token")
     key = checked_key(request.idempotency_key)
-    subject = user_tokens(settings).subject_of(request.authorization)
+    subject = issue_caller(settings, request.authorization, request.admin_token, request.strategy)
     body = decode(request.body, IssueBody, empty_ok=subject is not None)
     user = issuing_user(subject, body.user_id)
     if services.rate_limiter is not None:  # no coroutine per request when no limit is configured
@@ -87,4 +87,5 @@ async def answer_issue(services: Services, request: IssueRequest) -> Answer:
 
     if key is None:
         return await attempt()
-    return await answer_once(services.idempotency, coupon, user, key, attempt, settings.idempotency_wait_seconds)
+    keyed = KeyedIssue(coupon, user, key, request.strategy, authenticated=subject is not None)
+    return await answer_once(services.idempotency, keyed, attempt, settings.idempotency_wait_seconds)

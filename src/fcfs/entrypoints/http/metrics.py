@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar import Response, get
 
-from fcfs.bootstrap.metrics import CONTENT_TYPE, process_metrics
+from fcfs.bootstrap.observability.metrics import CONTENT_TYPE, process_metrics
 from fcfs.entrypoints.http.openapi import text_operation
 
 

@@ -1,5 +1,6 @@
 """What `/schema` says each operation takes and answers: the strict bodies we decode by hand, and
-every status an operation can answer, each with the envelope (so schemathesis can hold us to it).
+every status an operation can answer, each with the envelope (so schemathesis can hold us to it),
+and who may call it (the security schemes; each applies when its setting is set).
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ from litestar.openapi.spec import (
     Reference,
     RequestBody,
     Schema,
+    SecurityRequirement,
+    SecurityScheme,
 )
+
+from fcfs.entrypoints.http.auth import ADMIN_HEADER
 
 ENVELOPE = Schema(
     type=OpenAPIType.OBJECT,
@@ -112,3 +117,28 @@ def text_operation(description: str) -> type[Operation]:
             self.responses = {"200": OpenAPIResponse(description=description, content=text)}
 
     return _Text
+
+
+ADMIN_SCHEME, USER_SCHEME, ADMIN_HEADER_SCHEME = "adminToken", "userToken", "adminHeader"
+SECURITY_SCHEMES: dict[str, SecurityScheme | Reference] = {
+    ADMIN_SCHEME: SecurityScheme(
+        type="http",
+        scheme="bearer",
+        description="`Authorization: Bearer $FCFS_ADMIN_TOKEN`, required when that variable is set",
+    ),
+    USER_SCHEME: SecurityScheme(
+        type="http",
+        scheme="bearer",
+        bearer_format="JWT",
+        description="A user token (HS256, `sub` = the user id, `exp` required), when FCFS_USER_TOKEN_SECRET is set",
+    ),
+    ADMIN_HEADER_SCHEME: SecurityScheme(
+        type="apiKey",
+        name=ADMIN_HEADER,
+        security_scheme_in="header",
+        description="The admin token beside a user token, for the issue `?strategy=` override",
+    ),
+}
+ADMIN_ONLY: list[SecurityRequirement] = [{ADMIN_SCHEME: []}]
+USER_OR_ADMIN: list[SecurityRequirement] = [{USER_SCHEME: []}, {ADMIN_SCHEME: []}]
+ISSUER: list[SecurityRequirement] = [{USER_SCHEME: []}, {USER_SCHEME: [], ADMIN_HEADER_SCHEME: []}, {ADMIN_SCHEME: []}]

@@ -20,7 +20,7 @@ from typing import Any
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from fcfs.bootstrap.metrics import Metrics
+from fcfs.bootstrap.observability.metrics import Metrics
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("fcfs_request_id", default=None)
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")

@@ -1,8 +1,8 @@
 -- idempotency_settle.lua: store the first answer for a claimed key, or release the claim.
 --
--- KEYS[1]  <prefix>:{c:<couponId>}:idem:<userId>:<sha256 of the key>
--- ARGV[1]  the caller's pending marker "p:<token>"
--- ARGV[2]  the answer "a:<status>:<body>", or "" to release the claim (nothing worth replaying)
+-- KEYS[1]  <prefix>:{c:<couponId>}:idem:<owner>:<sha256 of the key>
+-- ARGV[1]  the caller's pending marker "p:<fingerprint>:<nonce>"
+-- ARGV[2]  the answer "a:<fingerprint>:<status>:<body>", or "" to release the claim (nothing worth replaying)
 -- ARGV[3]  the answer's TTL in milliseconds
 --
 -- Returns:

@@ -2,16 +2,26 @@
 --
 -- KEYS[1]  <prefix>:{c:<couponId>}:stock   integer units left
 -- KEYS[2]  <prefix>:{c:<couponId>}:users   set of admitted user ids
+-- KEYS[3]  <prefix>:{c:<couponId>}:state   hash {state, version}: the coupon's mirrored state (absent: open)
 -- ARGV     user ids (decimal strings), one per attempt; a user may appear more than once
 --
 -- Returns a table with one code per ARGV entry, the same codes as issue.lua:
---   0 issued, 1 already issued, 2 sold out, 3 not loaded.
+--   0 issued, 1 already issued, 2 sold out, 3 not loaded, 4 paused, 5 closed.
 -- Each attempt is decided exactly as issue.lua would decide it, had the attempts run one
 -- after another in ARGV order; a refusal never writes.
 local codes = {}
+local state = redis.call('HGET', KEYS[3], 'state')
 local stock = redis.call('GET', KEYS[1])
-if not stock then
-  for i = 1, #ARGV do codes[i] = 3 end
+local refused = nil
+if state == 'paused' then
+  refused = 4
+elseif state == 'closed' then
+  refused = 5
+elseif not stock then
+  refused = 3
+end
+if refused then
+  for i = 1, #ARGV do codes[i] = refused end
   return codes
 end
 stock = tonumber(stock)

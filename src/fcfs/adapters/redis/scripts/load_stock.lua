@@ -1,20 +1,30 @@
--- load_stock.lua: replace a coupon's gate state in one atomic step (DESIGN.md §4, §6b).
+-- load_stock.lua: replace a coupon's gate state in one atomic step (docs/design.md, keys and the Lua gate).
 --
 -- KEYS[1]  <prefix>:{c:<couponId>}:stock
 -- KEYS[2]  <prefix>:{c:<couponId>}:users
 -- KEYS[3]  <prefix>:{c:<couponId>}:users:loading:<token>   staging set, filled beforehand
+-- KEYS[4]  <prefix>:{c:<couponId>}:state   hash {state, version}
 -- ARGV[1]  stock: units left (non-negative integer)
 -- ARGV[2]  how many users the staging set must hold (0: it must not exist)
+-- ARGV[3]  the coupon's state to mirror (open | paused | closed), or '' to leave the mirror as it is
+-- ARGV[4]  that state's version; a mirror holding a newer version is kept
 --
 -- Returns:
 --   0  replaced: users := staging set (or empty), stock := ARGV[1]; neither key expires
 --   1  the staging set does not hold ARGV[2] users (expired or tampered with); nothing changed
 --
 -- No TTL on the stock or the users: the original loaded them with a one-hour TTL into a
--- Redis that evicts keys, and an expired gate silently re-admits every user.
+-- Redis that evicts keys, and an expired gate silently re-admits every user. The state is
+-- written with the stock, so stock reloaded after a Redis loss never admits while paused.
 local expected = tonumber(ARGV[2])
 if redis.call('SCARD', KEYS[3]) ~= expected then
   return 1
+end
+if ARGV[3] ~= '' then
+  local held = tonumber(redis.call('HGET', KEYS[4], 'version'))
+  if not held or held <= tonumber(ARGV[4]) then
+    redis.call('HSET', KEYS[4], 'state', ARGV[3], 'version', ARGV[4])
+  end
 end
 if expected > 0 then
   redis.call('RENAME', KEYS[3], KEYS[2])
