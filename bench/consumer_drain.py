@@ -1,6 +1,6 @@
 """How fast consumers drain a `coupon.issued` backlog into MariaDB, against what MariaDB itself takes.
 
-    .venv/bin/python -m bench.consumer_drain [--events 200000] [--batch 2000] [--consumers 1,2,3]
+    .venv/bin/python -m bench.consumer_drain [--events 200000] [--batch 2000] [--consumers 1,2,3] [--profile DIR]
 
 Starts its own tansu broker and creates (then drops) its own database on the MariaDB at
 `FCFS_BENCH_DATABASE_URL` (default `mysql+aiomysql://root@127.0.0.1:3306`). Two scenarios,
@@ -115,7 +115,7 @@ async def persisted(engine: AsyncEngine) -> int:
 
 
 async def drain(engine: AsyncEngine, database_url: str, bootstrap: str, topic: str, consumers: int, total: int,
-                batch: int, workdir: Path) -> float:  # fmt: skip
+                batch: int, workdir: Path, profile: Path | None = None) -> float:  # fmt: skip
     """Events/s of `consumers` processes, from the moment the whole group owns its partitions to the last row."""
     await reset(engine)
     group = f"bench-{uuid.uuid4().hex[:8]}"
@@ -127,6 +127,7 @@ async def drain(engine: AsyncEngine, database_url: str, bootstrap: str, topic: s
         subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=(workdir / f"{group}-{n}.log").open("wb"))
         for n in range(consumers)
     ]
+    spies = [_spy(worker.pid, profile, f"{topic}-{consumers}-{n}") for n, worker in enumerate(workers) if profile]
     try:
         await _until_assigned(workers)
         go.touch()
@@ -139,8 +140,16 @@ async def drain(engine: AsyncEngine, database_url: str, bootstrap: str, topic: s
     finally:
         for worker in workers:
             worker.terminate()
-        for worker in workers:
-            worker.wait(30)
+        for process in [*workers, *spies]:
+            process.wait(30)
+
+
+def _spy(pid: int, profile: Path, name: str) -> subprocess.Popen[bytes]:
+    """`py-spy record` on a consumer until it exits: folded stacks in `profile`/`name`.folded."""
+    profile.mkdir(parents=True, exist_ok=True)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    argv = [spy, "record", "--format", "raw", "--rate", "200", "--pid", str(pid), "-o", str(profile / f"{name}.folded")]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 async def _until_assigned(workers: list[subprocess.Popen[bytes]], timeout: float = 90.0) -> None:
@@ -170,7 +179,7 @@ async def _until_assigned(workers: list[subprocess.Popen[bytes]], timeout: float
             return
 
 
-async def main(events_count: int, batch: int, consumer_counts: list[int]) -> None:
+async def main(events_count: int, batch: int, consumer_counts: list[int], profile: Path | None) -> None:
     server = os.environ.get("FCFS_BENCH_DATABASE_URL", "mysql+aiomysql://root@127.0.0.1:3306")
     name = f"fcfs_bench_{uuid.uuid4().hex[:8]}"
     admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
@@ -200,7 +209,9 @@ async def main(events_count: int, batch: int, consumer_counts: list[int]) -> Non
             script.write_text(insert_script(events, batch))
             for consumers in consumer_counts:
                 database = database_rate(server, name, script, events_count)
-                consumed = await drain(engine, database_url, bootstrap, topic, consumers, events_count, batch, workdir)
+                consumed = await drain(
+                    engine, database_url, bootstrap, topic, consumers, events_count, batch, workdir, profile
+                )
                 rows.append(Row(scenario, consumers, consumed, database))
                 print(f"  {consumers} consumer(s): {consumed:,.0f}/s; database {database:,.0f}/s", flush=True)
     finally:
@@ -271,6 +282,7 @@ def parse() -> Any:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=2_000)
     parser.add_argument("--consumers", default="1,2,3")
+    parser.add_argument("--profile", type=Path, help="record each consumer with py-spy into this directory")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     for option in ("--database-url", "--bootstrap", "--topic", "--group", "--go", "--data-dir"):
         parser.add_argument(option, help=argparse.SUPPRESS)
@@ -285,4 +297,4 @@ if __name__ == "__main__":
         with contextlib.suppress(KeyboardInterrupt):
             uvloop.run(worker(args))
     else:
-        asyncio.run(main(args.events, args.batch, [int(n) for n in args.consumers.split(",")]))
+        asyncio.run(main(args.events, args.batch, [int(n) for n in args.consumers.split(",")], args.profile))

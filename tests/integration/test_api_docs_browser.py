@@ -53,7 +53,7 @@ def docs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("FCFS_")}
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--host", "127.0.0.1"]
-        + ["--port", str(port), "--workers", "1", "tests.integration.api_docs_server:app"],
+        + ["--port", str(port), "--workers", "1", "tests.support.api_docs_server:app"],
         cwd=ROOT,
         env=env,
         stdout=log,

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 import typer
 import yaml
-from fcfs.bootstrap.observability.metrics import Metrics
 
+from fcfs.bootstrap.observability.metrics import Metrics
 from fcfs.bootstrap.settings import Settings
 from fcfs.entrypoints.cli import app
 from fcfs.entrypoints.http.app import create_app
@@ -170,11 +170,12 @@ def test_the_consumer_healthcheck_reads_the_heartbeat_the_consumer_writes(
     compose: dict[str, Any], tmp_path: Path
 ) -> None:
     test = next(iter(_services_running(compose, "consume").values()))["healthcheck"]["test"]
-    assert test[:3] == ["CMD", "python", "-c"]
+    assert test == ["CMD", "fcfs", "consume", "--check"]  # the image's console script, no inline python
     env = _compose_env(FCFS_DATA_DIR=str(tmp_path))
+    fcfs = str(Path(sys.executable).with_name("fcfs"))
 
     def healthy() -> bool:
-        return subprocess.run([sys.executable, "-c", test[3]], env=env, timeout=60, check=False).returncode == 0
+        return subprocess.run([fcfs, *test[2:]], env=env, timeout=60, check=False).returncode == 0
 
     assert not healthy()
     (tmp_path / "consumer.alive").touch()

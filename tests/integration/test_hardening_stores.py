@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
-from fcfs.bootstrap.observability.metrics import process_metrics
 
 from fcfs import open_services
 from fcfs.adapters.memory.idempotency import MemoryIdempotencyStore
@@ -16,6 +15,7 @@ from fcfs.adapters.memory.rate_limit import MemoryRateLimiter
 from fcfs.adapters.redis.client import create_client
 from fcfs.adapters.redis.idempotency import RedisIdempotencyStore
 from fcfs.adapters.redis.rate_limit import RedisRateLimiter
+from fcfs.bootstrap.observability.metrics import process_metrics
 from fcfs.bootstrap.settings import Settings
 from fcfs.entrypoints.http.app import create_app
 from fcfs.ports.idempotency import IdempotencyStore, StoredAnswer

@@ -102,6 +102,7 @@ OPERATIONS = [
     ("GET", "/health"),
     ("GET", "/ready"),
     ("GET", "/metrics"),
+    ("GET", "/api/v1/coupons/{coupon_id}/audit"),
     ("DELETE", "/api/v1/coupons/{coupon_id}"),  # last: it removes the coupons the others aim at
 ]
 

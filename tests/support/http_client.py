@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Protocol
 
 import httpx
 from litestar import Litestar
@@ -30,8 +30,16 @@ def assert_envelope(response: Any, status: int, code: str) -> None:
     assert body["isSuccess"] is (status < 400)
 
 
+class ServedApp(Protocol):
+    """What granian serves: the Litestar app itself or the `IssueRoute` wrapper around it."""
+
+    def lifespan(self) -> AbstractAsyncContextManager[None]: ...
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None: ...
+
+
 @asynccontextmanager
-async def concurrent_client(app: Litestar, peer: str = "192.0.2.10") -> AsyncIterator[httpx.AsyncClient]:
+async def concurrent_client(app: ServedApp, peer: str = "192.0.2.10") -> AsyncIterator[httpx.AsyncClient]:
     """Requests served concurrently on this event loop (Litestar's test client serves one at a time)."""
     async with app.lifespan():
         transport = httpx.ASGITransport(app=app, client=(peer, 40000))

@@ -142,9 +142,13 @@ def test_only_issued_and_accepted_are_granted() -> None:
     assert {status for status in IssueStatus if status.granted} == {IssueStatus.ISSUED, IssueStatus.ACCEPTED}
 
 
-@pytest.mark.parametrize("verdict", list(GateVerdict))
-def test_every_gate_verdict_maps_to_the_status_of_the_same_name(verdict: GateVerdict) -> None:
+@pytest.mark.parametrize("verdict", [v for v in GateVerdict if v not in {GateVerdict.PAUSED, GateVerdict.CLOSED}])
+def test_every_admission_verdict_maps_to_the_status_of_the_same_name(verdict: GateVerdict) -> None:
     assert verdict.as_status().value == verdict.value
+
+
+def test_a_closed_coupon_verdict_is_answered_as_not_open() -> None:
+    assert GateVerdict.CLOSED.as_status() is IssueStatus.NOT_OPEN
 
 
 # --- use cases ----------------------------------------------------------------------------

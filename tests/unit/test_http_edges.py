@@ -8,11 +8,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from dependency_injector import providers
 from litestar.testing import AsyncTestClient
 
-from fcfs.bootstrap.container import open_memory_services
+from fcfs.bootstrap.container import Container, open_memory_services, started, use_memory_backends
 from fcfs.bootstrap.settings import Settings
+from fcfs.domain.issuance import IssueCommand, IssueOutcome
 from fcfs.entrypoints.http.app import create_app
+from fcfs.ports.use_cases import IssuesCoupons
 from tests.support.http_client import assert_envelope, make_coupon
 
 pytestmark = pytest.mark.usefixtures("both_issue_paths")
@@ -129,3 +132,21 @@ async def test_a_body_in_chunks_is_joined(path: str) -> None:
         wire = Wire(*({"type": "http.request", "body": c, "more_body": i < 2} for i, c in enumerate(chunks)))
         await asgi_app(http_scope(path, [JSON, (b"transfer-encoding", b"chunked")]), wire.receive, wire.send)
         assert wire.answer == (200, "200")
+
+
+class BrokenIssue(IssuesCoupons):
+    """An issue use case failing in a way nobody planned for."""
+
+    async def execute(self, command: IssueCommand, strategy: str | None = None) -> IssueOutcome:
+        raise RuntimeError("boom")
+
+
+async def test_an_unexpected_failure_while_issuing_is_a_500_g001_envelope() -> None:
+    settings = Settings(strategy="lua")
+    container = use_memory_backends(Container(settings=settings))
+    container.issue_coupon.override(providers.Object(BrokenIssue()))
+    async with AsyncTestClient(create_app(settings, services=started(container))) as client:
+        coupon_id = await make_coupon(client, total=1)
+        response = await client.post(f"/api/v1/coupons/{coupon_id}/issue", json={"userId": 1})
+        assert_envelope(response, 500, "G001")
+        assert "boom" not in response.text  # nothing of the failure leaks to the client

@@ -19,6 +19,7 @@ from fcfs.adapters.memory.admission import MemoryAdmissionLedger
 from fcfs.adapters.memory.gate import MemoryIssuanceGate
 from fcfs.adapters.memory.store import MemoryCouponRepository, MemoryDatabase, MemoryIssuedCouponRepository
 from fcfs.bootstrap.container import open_memory_services
+from fcfs.bootstrap.plugins import discover
 from fcfs.bootstrap.settings import Settings
 from fcfs.domain.admission import DATABASE, GATE, admission_family
 from fcfs.domain.coupon import NewCoupon
@@ -27,6 +28,8 @@ from fcfs.domain.events import CouponIssued
 from fcfs.domain.issuance import UserIssueState
 from fcfs.domain.use_cases import AdmissionGuard, ReadUserIssue
 from fcfs.entrypoints.http.app import create_app
+from fcfs.ports.strategy import Capability
+from fcfs.strategies.plugin import Strategy
 from tests.support.http_client import assert_envelope, make_coupon
 
 pytestmark = pytest.mark.usefixtures("both_issue_paths")
@@ -96,15 +99,32 @@ async def test_a_refused_family_does_not_claim_another_coupon(client: AsyncTestC
     assert_envelope(await issue(client, other, 2), 202, "202")
 
 
+def family(name: str) -> str:
+    card = discover()[name]
+    return admission_family(card.name, getattr(card, "admission", None))
+
+
 def test_families_follow_where_each_strategy_keeps_the_truth() -> None:
-    assert {admission_family(name) for name in ("lua", "lua-async")} == {GATE}
+    assert {family(name) for name in ("lua", "lua-async")} == {GATE}
     database = ("no-lock", "synchronized", "synchronized-commit", "reentrant-lock", "semaphore")
     database += ("atomic-query", "pessimistic-lock", "distributed-lock", "spin-lock")
-    assert {admission_family(name) for name in database} == {DATABASE}
-    assert admission_family("atomic") not in {GATE, DATABASE}  # its counter lives in one process
-    assert admission_family("someone-elses-plugin") not in {GATE, DATABASE, admission_family("atomic")}
-    assert admission_family("someone-elses-plugin", declared=DATABASE) == DATABASE
-    assert admission_family("atomic", declared=DATABASE) != DATABASE  # a built-in's family is not up for grabs
+    assert {family(name) for name in database} == {DATABASE}
+    assert family("atomic") not in {GATE, DATABASE}  # its counter lives in one process
+
+
+def test_a_plug_in_stands_alone_unless_it_declares_a_family() -> None:
+    class Declared(Strategy, name="declared", cross_process_safe=True, needs=[Capability.SQL], admission=DATABASE):
+        """Decides from the rows, like the built-in SQL strategies."""
+
+    class Undeclared(Strategy, name="undeclared", cross_process_safe=True, needs=[Capability.SQL]):
+        """Decides from somewhere of its own."""
+
+    by_hand = SimpleNamespace(name="by-hand", admission=GATE)  # satisfies the card without the base
+
+    assert admission_family(Declared.name, Declared.admission) == DATABASE
+    assert admission_family(Undeclared.name, Undeclared.admission) not in {GATE, DATABASE, family("atomic")}
+    assert admission_family(by_hand.name, getattr(by_hand, "admission", None)) == GATE
+    assert admission_family("bare", getattr(SimpleNamespace(name="bare"), "admission", None)) == "only:bare"
 
 
 async def test_two_families_racing_for_a_fresh_coupon_are_answered_alike_in_every_process() -> None:

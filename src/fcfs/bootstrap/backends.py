@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from fcfs.ports.health import DependencyCheck
     from fcfs.ports.idempotency import IdempotencyStore
     from fcfs.ports.locks import KeyedLock
+    from fcfs.ports.notifications import IssueNotifier, IssueResults
     from fcfs.ports.publisher import IssueEventPublisher, UnconfirmedEvents
     from fcfs.ports.rate_limit import RateLimiter
 
@@ -165,3 +166,30 @@ def health_checks(
 
         checks.append(KafkaHealthCheck(producer))
     return checks
+
+
+def result_notifier(client: RedisClient | None, settings: Settings) -> IssueNotifier | None:
+    """The consumer's announcer of committed results; None without Redis (listeners then end on their state read)."""
+    if client is None:
+        return None
+    from fcfs.adapters.redis.result_channel import RedisIssueNotifier
+
+    return RedisIssueNotifier(client, settings.redis_prefix, sharded=settings.redis_cluster)
+
+
+async def issue_results(client: RedisClient | None, settings: Settings) -> AsyncIterator[IssueResults]:
+    """The worker's one subscription per coupon with listeners; the in-process twin without Redis."""
+    if client is None:
+        from fcfs.adapters.memory.results import MemoryIssueResults
+
+        yield MemoryIssueResults()
+        return
+    from fcfs.adapters.redis.result_fanout import RedisIssueResults
+
+    fanout = RedisIssueResults(
+        client, settings.redis_prefix, sharded=settings.redis_cluster, confirm_timeout=settings.redis_timeout
+    )
+    try:
+        yield fanout
+    finally:
+        await fanout.aclose()

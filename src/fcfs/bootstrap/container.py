@@ -18,10 +18,11 @@ from dependency_injector import containers, providers
 from fcfs.adapters.memory.clock import SystemClock
 from fcfs.adapters.memory.locks import ProcessLock, ProcessSemaphore, ProcessSlotCounter, TimedProcessLock
 from fcfs.adapters.sql.admission import SqlAdmissionLedger
+from fcfs.adapters.sql.audit import SqlAuditLog
 from fcfs.adapters.sql.controls import SqlCouponControls
 from fcfs.adapters.sql.repositories import SqlCouponRepository, SqlIssuedCouponRepository
 from fcfs.adapters.sql.uow import SqlUnitOfWork
-from fcfs.bootstrap import backends, preflight
+from fcfs.bootstrap import backends, live, preflight
 from fcfs.bootstrap.bulkhead import Bulkhead, GuardedIssueCoupon
 from fcfs.bootstrap.observability.gauges import bulkhead_observer
 from fcfs.bootstrap.observability.instrumented_gate import instrumented_gate
@@ -29,6 +30,7 @@ from fcfs.bootstrap.observability.instrumented_issue import InstrumentedIssueCou
 from fcfs.bootstrap.observability.instrumented_publisher import instrumented_publisher
 from fcfs.bootstrap.observability.instrumented_storage import InstrumentedIssuedRepository, InstrumentedUnitOfWork
 from fcfs.bootstrap.observability.metrics import process_metrics
+from fcfs.bootstrap.observability.tallied_issue import TalliedIssueCoupon
 from fcfs.bootstrap.plugins import StrategyRegistry, discover, scale_out
 from fcfs.bootstrap.settings import Settings
 from fcfs.bootstrap.sold_out import (
@@ -49,8 +51,11 @@ from fcfs.domain.use_cases import (
     IssueCoupon,
     LoadStock,
     PauseIssuance,
+    ReadAuditTrail,
     ReadCoupon,
+    ReadLiveView,
     ReadUserIssue,
+    RecordAdminAction,
     ResumeIssuance,
     StateChanged,
     StockLoaded,
@@ -59,6 +64,7 @@ from fcfs.domain.use_cases import (
 )
 from fcfs.ports.health import DependencyCheck  # runtime: Litestar resolves `Services` hints
 from fcfs.ports.idempotency import IdempotencyStore
+from fcfs.ports.notifications import IssueResults
 from fcfs.ports.rate_limit import RateLimiter
 from fcfs.ports.strategy import StrategyKit
 from fcfs.ports.use_cases import ChangesCouponState, DeletesCoupons, IssuesCoupons, LoadsStock, TopsUpStock
@@ -82,6 +88,8 @@ class Services:
     read_user_issue: ReadUserIssue
     delete_coupon: DeletesCoupons
     audit_coupon: AuditCoupon
+    record_admin_action: RecordAdminAction
+    read_audit_trail: ReadAuditTrail
     pause_issuance: ChangesCouponState[StateChanged]
     resume_issuance: ChangesCouponState[StateChanged]
     close_issuance: ChangesCouponState[StateChanged]
@@ -89,6 +97,8 @@ class Services:
     checks: list[DependencyCheck]
     idempotency: IdempotencyStore
     rate_limiter: RateLimiter | None
+    issue_results: IssueResults | None = None  # listeners for results pushed by the consumer (DESIGN.md §10)
+    live_view: ReadLiveView | None = None  # the live view's snapshots (DESIGN.md §10)
 
 
 class Container(containers.DeclarativeContainer):
@@ -106,6 +116,7 @@ class Container(containers.DeclarativeContainer):
     coupons = providers.Singleton(SqlCouponRepository, engine)
     admissions = providers.Singleton(SqlAdmissionLedger, engine)
     controls = providers.Singleton(SqlCouponControls, engine)
+    audit_log = providers.Singleton(SqlAuditLog, engine)
     issued_rows = providers.Singleton(SqlIssuedCouponRepository, engine)
     transactions = providers.Singleton(SqlUnitOfWork, engine)
     gate_stock = providers.Singleton(
@@ -118,6 +129,9 @@ class Container(containers.DeclarativeContainer):
     checks = providers.Callable(backends.health_checks, engine, redis, producer)
     idempotency = providers.Singleton(backends.idempotency_store, redis, settings)
     rate_limiter = providers.Singleton(backends.rate_limiter, redis, settings)
+    results = providers.Resource(backends.issue_results, redis, settings)
+    live_counters = providers.Resource(live.live_counters, redis, gate_stock, settings.provided.redis_prefix)
+    live_lag = providers.Singleton(live.sampled_lag, settings)
 
     # The issue path's ports, timed: what the strategies and the consumer write through.
     issued = providers.Singleton(InstrumentedIssuedRepository, issued_rows, metrics)
@@ -161,6 +175,7 @@ class Container(containers.DeclarativeContainer):
     guarded_issue = providers.Singleton(GuardedIssueCoupon, issue_use_case, bulkhead)
     shortcut_issue = providers.Singleton(SoldOutShortcut, guarded_issue, sold_out)
     issue_coupon = providers.Singleton(InstrumentedIssueCoupon, shortcut_issue, strategies, metrics)
+    tallied_issue = providers.Singleton(TalliedIssueCoupon, issue_coupon, live_counters)  # the live view's answers
 
     services = providers.Singleton(
         Services,
@@ -170,13 +185,15 @@ class Container(containers.DeclarativeContainer):
         load_stock=providers.Singleton(
             FlagClearingLoadStock, providers.Singleton(LoadStock, coupons, issued_rows, gate_stock), sold_out
         ),
-        issue_coupon=issue_coupon,
+        issue_coupon=tallied_issue,
         read_coupon=providers.Singleton(ReadCoupon, coupons, issued_rows, gate_stock, admissions),
         read_user_issue=providers.Singleton(ReadUserIssue, coupons, issued_rows, gate_stock),
         delete_coupon=providers.Singleton(
             FlagClearingDeleteCoupon, providers.Singleton(DeleteCoupon, coupons, gate_stock, windows), sold_out
         ),
         audit_coupon=providers.Singleton(AuditCoupon, coupons, issued_rows, gate_stock),
+        record_admin_action=providers.Singleton(RecordAdminAction, audit_log, clock),
+        read_audit_trail=providers.Singleton(ReadAuditTrail, audit_log, coupons),
         pause_issuance=providers.Singleton(
             FlagClearingStateChange, providers.Singleton(PauseIssuance, controls, gate_stock), sold_out
         ),
@@ -192,15 +209,19 @@ class Container(containers.DeclarativeContainer):
         checks=checks,
         idempotency=idempotency,
         rate_limiter=rate_limiter,
+        issue_results=results,
+        live_view=providers.Singleton(ReadLiveView, coupons, issued_rows, live_counters, admissions, live_lag),
     )
 
 
 def use_memory_backends(container: Container) -> Container:
     """The in-process twins in place of SQL, Redis and Kafka: every strategy runs, nothing is started."""
     from fcfs.adapters.memory.admission import MemoryAdmissionLedger
+    from fcfs.adapters.memory.audit import MemoryAuditLog
     from fcfs.adapters.memory.controls import MemoryCouponControls
     from fcfs.adapters.memory.gate import MemoryIssuanceGate
     from fcfs.adapters.memory.publisher import MemoryIssuePublisher, MemoryUnconfirmedEvents
+    from fcfs.adapters.memory.results import MemoryIssueResults
     from fcfs.adapters.memory.store import (
         MemoryCouponRepository,
         MemoryDatabase,
@@ -217,6 +238,7 @@ def use_memory_backends(container: Container) -> Container:
         coupons=providers.Singleton(MemoryCouponRepository, db),
         admissions=providers.Singleton(MemoryAdmissionLedger, db),
         controls=providers.Singleton(MemoryCouponControls, db),
+        audit_log=providers.Singleton(MemoryAuditLog),
         issued_rows=providers.Singleton(MemoryIssuedCouponRepository, db),
         transactions=providers.Singleton(MemoryUnitOfWork, db),
         gate_stock=providers.Singleton(MemoryIssuanceGate),
@@ -224,6 +246,7 @@ def use_memory_backends(container: Container) -> Container:
         unconfirmed=providers.Singleton(MemoryUnconfirmedEvents),
         distributed_lock=providers.Singleton(TimedProcessLock, wait),
         spin_lock=providers.Singleton(TimedProcessLock, wait),
+        results=providers.Singleton(MemoryIssueResults),
     )
     return container
 

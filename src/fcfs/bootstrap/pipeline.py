@@ -16,13 +16,16 @@ import structlog
 from dependency_injector import providers
 
 from fcfs.adapters.kafka.liveness import Heartbeat, heartbeat_age
+from fcfs.bootstrap import backends
+from fcfs.bootstrap.announcing_writer import announced_writer
+from fcfs.bootstrap.audited_reconcile import AuditedReconcile
 from fcfs.bootstrap.container import Container, resolved, settled
 from fcfs.bootstrap.observability.instrumented_pipeline import (
     InstrumentedDeadLetters,
     consumer_lag_sampled,
     instrumented_batches,
 )
-from fcfs.domain.use_cases import ProcessIssuedBatch, Reconcile
+from fcfs.domain.use_cases import ProcessIssuedBatch, Reconcile, RecordAdminAction
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -33,9 +36,10 @@ if TYPE_CHECKING:
     from fcfs.bootstrap.observability.metrics import Metrics
     from fcfs.bootstrap.settings import Settings
     from fcfs.domain.errors import StorageError
-    from fcfs.domain.use_cases import StorageRetryHook
+    from fcfs.domain.use_cases import ReconcileReport, StorageRetryHook
     from fcfs.ports.lag import ConsumerLag
     from fcfs.ports.publisher import DeadLetterPublisher
+    from fcfs.ports.use_cases import Reconciles
 
 
 def require_pipeline(settings: Settings, *, redis: bool = False) -> None:
@@ -112,9 +116,14 @@ class PipelineContainer(Container):
         providers.Singleton(dead_letter_publisher, Container.producer, Container.settings),
         Container.metrics,
     )
+    announced_issued = providers.Singleton(  # each committed batch's results, pushed to listeners (DESIGN.md §10)
+        announced_writer,
+        Container.issued,
+        providers.Singleton(backends.result_notifier, Container.redis, Container.settings),
+    )
     process_batch = providers.Singleton(
         ProcessIssuedBatch,
-        Container.issued,
+        announced_issued,
         dead_letters,
         retry_max_seconds=Container.settings.provided.consumer_retry_max_seconds,
         on_storage_retry=providers.Callable(logged_storage_retry, heartbeat),
@@ -133,6 +142,9 @@ class PipelineContainer(Container):
         lag,
         Container.clock,
         grace_seconds=Container.settings.provided.reconcile_grace_seconds,
+    )
+    audited_reconcile = providers.Singleton(  # every run is an audit row (docs/operations.md, the audit trail)
+        AuditedReconcile, reconcile, providers.Singleton(RecordAdminAction, Container.audit_log, Container.clock)
     )
 
 
@@ -163,12 +175,15 @@ async def open_consumer_services(
 
 
 @asynccontextmanager
-async def open_reconcile(settings: Settings, container: PipelineContainer | None = None) -> AsyncIterator[Reconcile]:
-    """`Reconcile` over the database, the Redis gate, the broker and the consumer group's lag."""
+async def open_reconcile(
+    settings: Settings, container: PipelineContainer | None = None
+) -> AsyncIterator[Reconciles[ReconcileReport]]:
+    """`Reconcile` over the database, the Redis gate, the broker and the consumer group's lag; each run audited."""
     require_pipeline(settings, redis=True)
     container = container or PipelineContainer(settings=settings, heartbeat_path=consumer_heartbeat_path(settings))
     try:
         await settled(container.init_resources())
-        yield await resolved(container.reconcile)
+        audited = await resolved(container.audited_reconcile)
+        yield audited
     finally:
         await settled(container.shutdown_resources())

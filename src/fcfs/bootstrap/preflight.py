@@ -13,6 +13,7 @@ import ipaddress
 import logging
 from typing import TYPE_CHECKING
 
+from fcfs.bootstrap.observability.logs import LOG_FORMATS
 from fcfs.bootstrap.plugins import scale_out
 from fcfs.bootstrap.settings import Settings
 from fcfs.ports.strategy import Capability
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
     from fcfs.ports.strategy import StrategyFactory
 
-# RFC 7518 §3.2: an HS256 key at least as long as the hash (the HTTP layer enforces the same bound).
+# RFC 7518 §3.2: an HS256 key at least as long as the hash (the HTTP layer checks against this one).
 MIN_USER_TOKEN_SECRET_BYTES = 32
 
 # What to set for each capability a strategy may need.
@@ -79,6 +80,8 @@ def check_settings(settings: Settings) -> None:
         raise ConfigurationError(
             f"FCFS_LOG_LEVEL={settings.log_level!r} is not a log level: set debug, info, warning or error"
         )
+    if settings.log_format not in LOG_FORMATS:
+        raise ConfigurationError(f"FCFS_LOG_FORMAT={settings.log_format!r} is not a log format: set json or console")
     if settings.require_admin_token and not settings.admin_token:
         raise ConfigurationError(
             "FCFS_REQUIRE_ADMIN_TOKEN is set but FCFS_ADMIN_TOKEN is empty: set FCFS_ADMIN_TOKEN "

@@ -68,7 +68,10 @@ class Settings:
     idempotency_pending_seconds: float = 30.0  # a claimed key whose attempt died is free again after this
     idempotency_wait_seconds: float = 5.0  # a duplicate waits this long for the first answer, then 408 S003
     sold_out_ttl_seconds: float = 1.0  # in-process sold-out flag per coupon; 0 disables
+    result_stream_lifetime_seconds: float = 300.0  # a result stream (SSE) ends after this, with the state read then
+    result_stream_keepalive_seconds: float = 15.0  # a comment line this often, so proxies keep an idle stream open
     log_level: str = "info"
+    log_format: str = "json"  # "console": readable lines instead of one JSON object per line
     metrics_port: int = 0  # the standalone consumer serves /metrics here; 0 disables
 
     @classmethod

@@ -6,8 +6,10 @@ counter in its own process. Each is blind to admissions the others made, so mixi
 on one coupon lets the gate sell a unit the database already gave away (a user answered
 202 whose event the cap then refuses) or shows a stale remaining stock. The first issue
 attempt therefore records its family on the coupon and a strategy of another family is
-refused (C010). A strategy not named here shares a coupon with nobody but itself, unless
-it declares a family (`admission = "redis-gate"` or `"database"` on its class).
+refused (C010). Each strategy names its family on its card
+(`class LuaStrategy(Strategy, name="lua", ..., admission=GATE)`); one that names none
+(`atomic`, whose counter is seeded once per process and never sees other strategies' rows,
+or a plug-in without an `admission` attribute) shares a coupon with nobody but itself.
 """
 
 from __future__ import annotations
@@ -15,25 +17,10 @@ from __future__ import annotations
 GATE = "redis-gate"
 DATABASE = "database"
 
-_FAMILIES = {
-    "lua": GATE,
-    "lua-async": GATE,
-    "no-lock": DATABASE,
-    "synchronized": DATABASE,
-    "synchronized-commit": DATABASE,
-    "reentrant-lock": DATABASE,
-    "semaphore": DATABASE,
-    "atomic-query": DATABASE,
-    "pessimistic-lock": DATABASE,
-    "distributed-lock": DATABASE,
-    "spin-lock": DATABASE,
-    "atomic": "only:atomic",  # its counter, seeded once per process, never sees other strategies' rows
-}
 
-
-def admission_family(strategy_name: str, declared: str | None = None) -> str:
-    """The family a strategy admits in; `atomic` (process-local counter) and undeclared plug-ins stand alone."""
-    return _FAMILIES.get(strategy_name) or declared or f"only:{strategy_name}"
+def admission_family(strategy_name: str, declared: str | None) -> str:
+    """The family a strategy declared on its card, or one of its own when it declared none."""
+    return declared or f"only:{strategy_name}"
 
 
 def trusts_gate_stock(family: str | None) -> bool:

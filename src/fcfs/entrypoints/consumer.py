@@ -83,7 +83,7 @@ def _serve_metrics(settings: Settings) -> None:
 
 def main() -> None:
     settings = Settings.from_env()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, log_format=settings.log_format)
     _serve_metrics(settings)
     try:
         import uvloop

@@ -42,3 +42,9 @@ class TopsUpStock(Protocol[Report_co]):
     async def execute(self, coupon_id: int, *, add: int | None = None, total_quantity: int | None = None) -> Report_co:
         """Raise the coupon's total (by `add`, or to `total_quantity`) and its loaded stock with it."""
         ...
+
+
+class Reconciles(Protocol[Report_co]):
+    async def execute(self, coupon_id: int, *, dry_run: bool = False) -> Report_co:
+        """Bring the gate, the broker and the database back into agreement for one coupon (or only report)."""
+        ...

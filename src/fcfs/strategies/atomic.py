@@ -38,9 +38,11 @@ class AtomicStrategy(CheckedInsertStrategy, name="atomic", cross_process_safe=Fa
 
     async def issue(self, command: IssueCommand) -> IssueOutcome:
         coupon_id = command.coupon_id
-        total = await self._total(coupon_id)
-        if not await self._slots.reserve(coupon_id, total, lambda: self._issued.count(coupon_id)):
-            return IssueOutcome(IssueStatus.SOLD_OUT, coupon_id, command.user_id)
+        if not await self._reserve(coupon_id, await self._total(coupon_id)):
+            # A top-up may have raised the total since this process read it: read it once more.
+            self._totals.pop(coupon_id, None)
+            if not await self._reserve(coupon_id, await self._total(coupon_id)):
+                return IssueOutcome(IssueStatus.SOLD_OUT, coupon_id, command.user_id)
         try:
             outcome = await super().issue(command)
         except Exception:
@@ -50,8 +52,11 @@ class AtomicStrategy(CheckedInsertStrategy, name="atomic", cross_process_safe=Fa
             await self._slots.release(coupon_id)
         return outcome
 
+    async def _reserve(self, coupon_id: int, total: int) -> bool:
+        return await self._slots.reserve(coupon_id, total, lambda: self._issued.count(coupon_id))
+
     async def _total(self, coupon_id: int) -> int:
-        """A coupon's total never changes, so each process reads it once (as the original did)."""
+        """Read once per process (as the original did), and again only when the counter reaches it."""
         total = self._totals.get(coupon_id)
         if total is None:
             async with self._uow.begin() as tx:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from fcfs.domain.admission import DATABASE
 from fcfs.ports.strategy import Capability
 from fcfs.strategies._checked_insert import CheckedInsertStrategy
 from fcfs.strategies._kit import required
@@ -14,7 +15,11 @@ if TYPE_CHECKING:
 
 
 class DistributedLockStrategy(
-    CheckedInsertStrategy, name="distributed-lock", cross_process_safe=True, needs={Capability.SQL, Capability.REDIS}
+    CheckedInsertStrategy,
+    name="distributed-lock",
+    cross_process_safe=True,
+    needs={Capability.SQL, Capability.REDIS},
+    admission=DATABASE,
 ):
     """Redis lock with lease and wait around check, insert and commit.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from fcfs.domain.admission import GATE
 from fcfs.domain.errors import CouponNotFound, StorageError, TemporaryFailure
 from fcfs.domain.issuance import IssueOutcome, IssueStatus
 from fcfs.ports.strategy import Capability
@@ -16,7 +17,9 @@ if TYPE_CHECKING:
     from fcfs.ports.strategy import StrategyKit
 
 
-class LuaStrategy(Strategy, name="lua", cross_process_safe=True, needs={Capability.SQL, Capability.REDIS}):
+class LuaStrategy(
+    Strategy, name="lua", cross_process_safe=True, needs={Capability.SQL, Capability.REDIS}, admission=GATE
+):
     """Redis Lua gate, then a synchronous capped insert.
 
     One Redis round trip decides; the insert is the capped, idempotent batch of one event.

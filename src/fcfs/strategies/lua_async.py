@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from fcfs.domain.admission import GATE
 from fcfs.domain.errors import GateError, PublishFailed, PublishOutcomeUnknown
 from fcfs.domain.issuance import IssueOutcome, IssueStatus
 from fcfs.ports.strategy import Capability
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 
 class LuaAsyncStrategy(
-    Strategy, name="lua-async", cross_process_safe=True, needs={Capability.REDIS, Capability.BROKER}
+    Strategy, name="lua-async", cross_process_safe=True, needs={Capability.REDIS, Capability.BROKER}, admission=GATE
 ):
     """Redis Lua gate, then Kafka; the consumer inserts in batches.
 

@@ -1,6 +1,8 @@
 """The base a strategy plugin declares itself on, once.
 
-    class NoLockStrategy(CheckedInsertStrategy, name="no-lock", cross_process_safe=False, needs={Capability.SQL}):
+    class NoLockStrategy(
+        CheckedInsertStrategy, name="no-lock", cross_process_safe=False, needs={Capability.SQL}, admission=DATABASE
+    ):
         \"\"\"Count, check and insert with no coordination: the race, on purpose.
 
         Why it exists, and which invariant it keeps or breaks.
@@ -10,8 +12,10 @@ The registry, the CLI and the scale-out refusal read `name`, `description`,
 `cross_process_safe` and `needs` as class attributes (the `StrategyFactory` port). Here
 they are class keywords, and the description is the docstring's summary line, so each
 is written once per strategy and a concrete strategy that forgets one is refused when
-its module is imported. Third-party plugins may use this base or satisfy
-`StrategyFactory` by hand.
+its module is imported. `admission` is the family whose truth the strategy decides from
+(`fcfs.domain.admission`); a strategy that declares none shares a coupon with nobody but
+itself. Third-party plugins may use this base or satisfy `StrategyFactory` by hand (an
+`admission` class attribute then stays optional).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class Strategy(IssueStrategy):
     description: ClassVar[str]
     cross_process_safe: ClassVar[bool]
     needs: ClassVar[frozenset[Capability]]
+    admission: ClassVar[str | None] = None
 
     def __init_subclass__(
         cls,
@@ -39,6 +44,7 @@ class Strategy(IssueStrategy):
         name: str | None = None,
         cross_process_safe: bool | None = None,
         needs: Iterable[Capability] | None = None,
+        admission: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init_subclass__(**kwargs)
@@ -51,3 +57,4 @@ class Strategy(IssueStrategy):
         cls.description = summary
         cls.cross_process_safe = cross_process_safe
         cls.needs = frozenset(needs)
+        cls.admission = admission

@@ -8,7 +8,8 @@ a reused coupon id would hand a deleted coupon's in-flight events, gate keys and
 answers to a new coupon (invariant 4). `coupon.admission` records the strategy family
 that admitted first, so strategies keeping their truth elsewhere cannot mix on one coupon.
 `coupon.state` (open / paused / closed) is the operator's switch, the truth the gate mirrors;
-`state_version` orders those mirror writes.
+`state_version` orders those mirror writes. `admin_audit` is the operators' trail, read per
+coupon newest first through its `(coupon_id, id)` index.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
     text,
 )
@@ -42,6 +45,8 @@ MYSQL_DIALECTS = ("mysql", "mariadb")
 EVENT_ID_LENGTH = 36
 ADMISSION_LENGTH = 100
 STATE_LENGTH = 16
+AUDIT_ACTION_LENGTH = 32
+AUDIT_TEXT_LENGTH = 128
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -110,6 +115,25 @@ issued_coupon = Table(
     Column("event_id", CHAR(EVENT_ID_LENGTH), nullable=True),
     Column("issued_at", UtcDateTime, nullable=False),
     UniqueConstraint("coupon_id", "user_id", name="uq_issued_coupon_coupon_user"),
+    mysql_engine="InnoDB",
+    mysql_charset="utf8mb4",
+    sqlite_autoincrement=True,
+)
+
+
+admin_audit = Table(
+    "admin_audit",
+    metadata,
+    Column("id", _id_type(), primary_key=True, autoincrement=True),
+    Column("action", String(AUDIT_ACTION_LENGTH), nullable=False),
+    Column("coupon_id", BigInteger, nullable=True),  # no foreign key: the trail outlives its coupon
+    Column("parameters", Text().with_variant(mysql.MEDIUMTEXT(), *MYSQL_DIALECTS), nullable=False),
+    Column("outcome", String(AUDIT_TEXT_LENGTH), nullable=False),
+    Column("request_id", String(AUDIT_TEXT_LENGTH), nullable=True),
+    Column("client_address", String(AUDIT_TEXT_LENGTH), nullable=False),
+    Column("actor", String(AUDIT_TEXT_LENGTH), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_admin_audit_coupon_id", "coupon_id", "id"),
     mysql_engine="InnoDB",
     mysql_charset="utf8mb4",
     sqlite_autoincrement=True,

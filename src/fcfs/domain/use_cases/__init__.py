@@ -11,10 +11,13 @@ from fcfs.domain.use_cases.issue_coupon import IssueCoupon
 from fcfs.domain.use_cases.load_stock import LoadStock, StockLoaded
 from fcfs.domain.use_cases.pause_issuance import PauseIssuance
 from fcfs.domain.use_cases.persist_batch import BatchReport, ProcessIssuedBatch, StorageRetryHook
+from fcfs.domain.use_cases.read_audit_trail import ReadAuditTrail
 from fcfs.domain.use_cases.read_coupon import CouponView, ReadCoupon
+from fcfs.domain.use_cases.read_live_view import ReadLiveView
 from fcfs.domain.use_cases.reconcile import Reconcile
 from fcfs.domain.use_cases.reconcile_plan import ReconcileObservation, ReconcilePlan, plan_reconcile
 from fcfs.domain.use_cases.reconcile_report import ReconcileReport
+from fcfs.domain.use_cases.record_admin_action import Operator, RecordAdminAction
 from fcfs.domain.use_cases.resume_issuance import ResumeIssuance
 from fcfs.domain.use_cases.state_change import StateChanged
 from fcfs.domain.use_cases.top_up_stock import StockToppedUp, TopUpStock
@@ -32,14 +35,18 @@ __all__ = [
     "DeleteCoupon",
     "IssueCoupon",
     "LoadStock",
+    "Operator",
     "PauseIssuance",
     "ProcessIssuedBatch",
+    "ReadAuditTrail",
     "ReadCoupon",
+    "ReadLiveView",
     "ReadUserIssue",
     "Reconcile",
     "ReconcileObservation",
     "ReconcilePlan",
     "ReconcileReport",
+    "RecordAdminAction",
     "ResumeIssuance",
     "StateChanged",
     "StockLoaded",

@@ -61,7 +61,7 @@ def _raised(old: int, total_quantity: int | None) -> int:
 
 @dataclass(frozen=True, slots=True)
 class StockToppedUp:
-    """`added` units went to the total (0: it already was that high); `stock` is the gate's after, None if not loaded."""
+    """`added` units went to the total (0: it was that high already); `stock`: the gate's after, None if not loaded."""
 
     coupon_id: int
     total_quantity: int

@@ -14,16 +14,23 @@ from fcfs.bootstrap.container import Services, open_services
 from fcfs.bootstrap.observability.metrics import forget_this_process, process_metrics
 from fcfs.bootstrap.settings import Settings
 from fcfs.entrypoints.http.api_docs import api_docs_config
+from fcfs.entrypoints.http.audit import AuditController
+from fcfs.entrypoints.http.audit_trail import audit_trail
 from fcfs.entrypoints.http.body_guard import body_guard
 from fcfs.entrypoints.http.client_ip import trusted_proxies
+from fcfs.entrypoints.http.console import console_router
 from fcfs.entrypoints.http.coupons import CouponController
 from fcfs.entrypoints.http.deps import provide_services
 from fcfs.entrypoints.http.errors import EXCEPTION_HANDLERS
 from fcfs.entrypoints.http.health import health, ready
 from fcfs.entrypoints.http.issue_route import IssueRoute
+from fcfs.entrypoints.http.live_controls import LiveControlsController
+from fcfs.entrypoints.http.live_view import LiveViewController
 from fcfs.entrypoints.http.metrics import metrics
 from fcfs.entrypoints.http.request_context import RequestCounter, request_context, response_hook
+from fcfs.entrypoints.http.result_stream import ResultStreamController
 from fcfs.entrypoints.http.user_token import user_tokens
+from fcfs.entrypoints.version import package_version
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp
@@ -73,14 +80,25 @@ def create_app(
             forget_this_process()
 
     app = Litestar(
-        route_handlers=[CouponController, health, ready, metrics],
+        route_handlers=[
+            CouponController,
+            LiveControlsController,
+            AuditController,
+            ResultStreamController,
+            LiveViewController,
+            console_router(),
+            health,
+            ready,
+            metrics,
+        ],
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_context, body_guard],
+        middleware=[request_context, body_guard, audit_trail],
         before_send=[response_hook(counter)],
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=api_docs_config("fcfs", "0.1.0"),
+        openapi_config=api_docs_config("fcfs", package_version()),
         debug=False,
+        logging_config=None,  # the process's one log stream (bootstrap/observability/logs.py), not Litestar's own
     )
     return IssueRoute(app, settings.max_body_bytes, counter) if fast_issue else app

@@ -14,5 +14,5 @@ if TYPE_CHECKING:
 
 def create_app() -> ASGIApp:
     settings = Settings.from_env()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     return _create_app(settings)

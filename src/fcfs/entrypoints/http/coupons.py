@@ -36,7 +36,7 @@ IDEMPOTENCY_KEY = header(
     max_length=MAX_KEY_LENGTH,
     pattern=KEY_PATTERN,
 )
-ISSUE_STATUSES = (200, 202, 400, 401, 403, 404, 408, 409, 413, 422, 429, 500, 503)
+ISSUE_STATUSES = (200, 202, 400, 401, 403, 404, 408, 409, 413, 415, 422, 429, 500, 503)
 
 
 EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
@@ -61,7 +61,7 @@ class CouponController(Controller):
 
     @post(
         "/",
-        operation_class=documented((201, 400, 401, 413, 500), CreateCouponBody),
+        operation_class=documented((201, 400, 401, 413, 415, 500), CreateCouponBody),
         status_code=201,
         security=ADMIN_ONLY,
     )
@@ -94,7 +94,7 @@ class CouponController(Controller):
 
     @post(
         "/{coupon_id:str}/stock",
-        operation_class=documented((200, 400, 401, 404, 409, 413, 500), LoadStockBody, body_required=False),
+        operation_class=documented((200, 400, 401, 404, 409, 413, 415, 500), LoadStockBody, body_required=False),
         status_code=200,
         security=ADMIN_ONLY,
     )
@@ -102,8 +102,17 @@ class CouponController(Controller):
         self, request: AnyRequest, services: ServicesDep, coupon_id: str = CouponIdParam
     ) -> Response[bytes]:
         require_admin(request, services.settings.admin_token)
+        """No body: load what is left; `quantity`: load that many; `add` / a raised `totalQuantity`: top up
+        the total and the loaded stock together (database first, never below what is issued)."""
         body = decode(await request.body(), LoadStockBody, empty_ok=True)
-        loaded = await services.load_stock.execute(parse_id(coupon_id, "couponId"), body.quantity)
+        coupon = parse_id(coupon_id, "couponId")
+        if body.is_top_up:
+            if body.quantity is not None:
+                raise InvalidInput("quantity loads the stock, add / totalQuantity top it up: send one of them")
+            topped = await services.top_up_stock.execute(coupon, add=body.add, total_quantity=body.total_quantity)
+            result = {"couponId": topped.coupon_id, "totalQuantity": topped.total_quantity, "added": topped.added}
+            return envelope(Code.OK, result | {"stock": topped.stock})
+        loaded = await services.load_stock.execute(coupon, body.quantity)
         return envelope(
             Code.OK, {"couponId": loaded.coupon_id, "stock": loaded.stock, "issuedUsers": loaded.issued_users}
         )

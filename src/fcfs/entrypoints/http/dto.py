@@ -34,7 +34,15 @@ class CreateCouponBody(msgspec.Struct, rename="camel", forbid_unknown_fields=Tru
 
 
 class LoadStockBody(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    """`quantity` loads the gate; `add` or a raised `totalQuantity` is a top-up (one of the three, or none)."""
+
     quantity: Annotated[int, msgspec.Meta(ge=0, le=MAX_TOTAL_QUANTITY)] | None = None
+    add: Annotated[int, msgspec.Meta(ge=1, le=MAX_TOTAL_QUANTITY)] | None = None
+    total_quantity: Annotated[int, msgspec.Meta(ge=1, le=MAX_TOTAL_QUANTITY)] | None = None
+
+    @property
+    def is_top_up(self) -> bool:
+        return self.add is not None or self.total_quantity is not None
 
 
 class IssueBody(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -104,4 +112,5 @@ def coupon_json(coupon: Coupon) -> dict[str, object]:
         "startsAt": coupon.window.starts_at.isoformat() if coupon.window.starts_at else None,
         "endsAt": coupon.window.ends_at.isoformat() if coupon.window.ends_at else None,
         "createdAt": coupon.created_at.isoformat(),
+        "state": coupon.state.value,
     }

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 import jwt
 
+from fcfs.bootstrap.preflight import MIN_USER_TOKEN_SECRET_BYTES
 from fcfs.bootstrap.settings import Settings
 from fcfs.domain.errors import Forbidden, InvalidInput, Unauthorized
 from fcfs.entrypoints.http.auth import AnyRequest, is_admin_bearer, token_matches
 from fcfs.entrypoints.http.dto import parse_id
 
-MIN_SECRET_BYTES = 32  # RFC 7518 §3.2: an HS256 key at least as long as the hash
 NUMERIC_DATES = ("exp", "nbf", "iat")
 
 
@@ -37,8 +37,8 @@ class UserTokens:
     issuer: str = ""
 
     def __post_init__(self) -> None:
-        if self.secret and len(self.secret.encode()) < MIN_SECRET_BYTES:
-            raise ValueError(f"FCFS_USER_TOKEN_SECRET must be at least {MIN_SECRET_BYTES} bytes")
+        if self.secret and len(self.secret.encode()) < MIN_USER_TOKEN_SECRET_BYTES:
+            raise ValueError(f"FCFS_USER_TOKEN_SECRET must be at least {MIN_USER_TOKEN_SECRET_BYTES} bytes")
 
     @property
     def enabled(self) -> bool:
