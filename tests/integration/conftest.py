@@ -11,6 +11,7 @@ import dataclasses
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -19,6 +20,7 @@ import redis.asyncio as aioredis
 from fcfs.adapters.redis.client import RedisClient, create_client
 from fcfs.bootstrap.settings import Settings
 from fcfs.entrypoints.embedded import EmbeddedProcess, free_port, start_tansu
+from tests.support.pipeline import pipeline_settings
 from tests.support.services import docker_available, missing, port_open
 
 pytestmark = pytest.mark.integration
@@ -184,4 +186,19 @@ def lab_settings(settings: Settings, kafka_bootstrap: str, topics: tuple[str, st
         dead_letter_topic=topics[1],
         consumer_group=f"lab-{uuid.uuid4().hex[:8]}",
         lock_wait_seconds=30.0,
+    )
+
+
+@pytest.fixture
+def pipeline_settings_on_services(
+    database_url: str,
+    kafka_bootstrap: str,
+    topics: tuple[str, str],
+    redis_server_url: str,
+    redis_prefix: str,
+    tmp_path: Path,
+) -> Settings:
+    """The whole pipeline on the real services: this test's database, Redis prefix, topics and consumer group."""
+    return pipeline_settings(
+        database_url, kafka_bootstrap, topics, tmp_path, redis_url=redis_server_url, redis_prefix=redis_prefix
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +19,6 @@ from tests.support.pipeline import (
     events_for,
     eventually,
     issued_pairs,
-    pipeline_settings,
     publish_all,
 )
 
@@ -54,18 +52,9 @@ class Scene:
 
 
 @pytest.fixture
-async def scene(
-    database_url: str,
-    kafka_bootstrap: str,
-    topics: tuple[str, str],
-    redis_server_url: str,
-    redis_prefix: str,
-    tmp_path: Path,
-) -> AsyncIterator[Scene]:
-    settings = pipeline_settings(
-        database_url, kafka_bootstrap, topics, tmp_path, redis_url=redis_server_url, redis_prefix=redis_prefix
-    )
-    coupon_id = await create_coupon(database_url, 10)
+async def scene(pipeline_settings_on_services: Settings) -> AsyncIterator[Scene]:
+    settings = pipeline_settings_on_services
+    coupon_id = await create_coupon(settings.database_url, 10)
     container = PipelineContainer(settings=settings, heartbeat_path=consumer_heartbeat_path(settings))
     async with open_reconcile(settings, container) as reconcile:
         gate = await container.gate_stock()

@@ -142,15 +142,18 @@ async def test_every_accepted_user_hears_issued_on_the_other_instance_once_its_r
         missing_rows: list[int] = []
 
         async with rows_reader(settings.database_url) as engine:
+            arriving = asyncio.Semaphore(100)  # users arrive over a moment, not in one instant of 1,000 connects
 
             async def listen(user: int) -> list[SseEvent]:
                 nonlocal opened
+                await arriving.acquire()
                 async with open_stream(other[user], stream_path(coupon_id, user)) as stream:
                     assert stream.status == 200, await stream.body()
                     seen: list[SseEvent] = []
                     async for event in stream.events():
                         seen.append(event)
                         if event.event == "pending":
+                            arriving.release()
                             opened += 1
                             if opened == len(other):
                                 pending.set()
@@ -170,7 +173,9 @@ async def test_every_accepted_user_hears_issued_on_the_other_instance_once_its_r
     assert not missing_rows, f"issued before the row was readable: {missing_rows[:10]}"
     latencies = sorted((receipts[user] - committed[user]) * 1000 for user in other)
     p50, p99 = statistics.median(latencies), latencies[int(0.99 * (len(latencies) - 1))]
-    print(f"\ncommit → receipt over SSE on the other instance, {len(latencies)} users: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    print(
+        f"\ncommit → receipt over SSE on the other instance, {len(latencies)} users: p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+    )
 
 
 async def _has_row(engine: object, coupon_id: int, user_id: int) -> bool:

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from fcfs.bootstrap.observability.turn_buffer import TurnBuffer, observe_all
 from fcfs.bootstrap.observability.metrics import LATENCY_BUCKETS
+from fcfs.bootstrap.observability.turn_buffer import TurnBuffer, observe_all
 
 values = st.lists(
     st.one_of(

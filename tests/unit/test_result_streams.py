@@ -183,9 +183,7 @@ async def test_a_refused_user_hears_failed_with_the_dead_letter_reason(app: Lite
 
 
 async def test_an_idle_stream_sends_keep_alive_comments_and_ends_after_its_lifetime() -> None:
-    settings = Settings(
-        strategy="lua-async", result_stream_lifetime_seconds=0.35, result_stream_keepalive_seconds=0.1
-    )
+    settings = Settings(strategy="lua-async", result_stream_lifetime_seconds=0.35, result_stream_keepalive_seconds=0.1)
     app = create_app(settings, services=open_memory_services(settings), fast_issue=False)
     assert isinstance(app, Litestar)
     async with concurrent_client(app) as client:

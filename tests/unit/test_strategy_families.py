@@ -29,6 +29,7 @@ from fcfs.domain.issuance import UserIssueState
 from fcfs.domain.use_cases import AdmissionGuard, ReadUserIssue
 from fcfs.entrypoints.http.app import create_app
 from fcfs.ports.strategy import Capability
+from fcfs.strategies._checked_insert import CheckedInsertStrategy
 from fcfs.strategies.plugin import Strategy
 from tests.support.http_client import assert_envelope, make_coupon
 
@@ -119,10 +120,14 @@ def test_a_plug_in_stands_alone_unless_it_declares_a_family() -> None:
     class Undeclared(Strategy, name="undeclared", cross_process_safe=True, needs=[Capability.SQL]):
         """Decides from somewhere of its own."""
 
+    class Inherited(CheckedInsertStrategy, name="inherited", cross_process_safe=True, needs=[Capability.SQL]):
+        """Checks and inserts in the database, so decides from the rows."""
+
     by_hand = SimpleNamespace(name="by-hand", admission=GATE)  # satisfies the card without the base
 
     assert admission_family(Declared.name, Declared.admission) == DATABASE
     assert admission_family(Undeclared.name, Undeclared.admission) not in {GATE, DATABASE, family("atomic")}
+    assert admission_family(Inherited.name, Inherited.admission) == DATABASE
     assert admission_family(by_hand.name, getattr(by_hand, "admission", None)) == GATE
     assert admission_family("bare", getattr(SimpleNamespace(name="bare"), "admission", None)) == "only:bare"
 

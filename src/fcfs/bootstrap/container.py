@@ -98,7 +98,7 @@ class Services:
     idempotency: IdempotencyStore
     rate_limiter: RateLimiter | None
     issue_results: IssueResults | None = None  # listeners for results pushed by the consumer (DESIGN.md §10)
-    live_view: ReadLiveView | None = None  # the live view's snapshots (DESIGN.md §10)
+    live_view: ReadLiveView | None = None  # the live view's snapshots (docs/design.md, the live view)
 
 
 class Container(containers.DeclarativeContainer):

@@ -1,4 +1,4 @@
-"""The live view's backends (DESIGN.md §10): the answer counters and a consumer lag shared by its readers.
+"""The live view's backends (docs/design.md): the answer counters and a consumer lag shared by its readers.
 
 Reading the lag costs a short-lived broker client (metadata, offsets, a fetch), so the API
 worker reads it at most once per `LAG_MAX_AGE_SECONDS` however many consoles watch, and a

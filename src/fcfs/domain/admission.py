@@ -7,20 +7,24 @@ on one coupon lets the gate sell a unit the database already gave away (a user a
 202 whose event the cap then refuses) or shows a stale remaining stock. The first issue
 attempt therefore records its family on the coupon and a strategy of another family is
 refused (C010). Each strategy names its family on its card
-(`class LuaStrategy(Strategy, name="lua", ..., admission=GATE)`); one that names none
-(`atomic`, whose counter is seeded once per process and never sees other strategies' rows,
-or a plug-in without an `admission` attribute) shares a coupon with nobody but itself.
+(`class LuaStrategy(Strategy, name="lua", ..., admission=GATE)`), or inherits its base's
+(`CheckedInsertStrategy` is `DATABASE`). One that names none (a plug-in without an
+`admission` attribute) or `ALONE` (`atomic`, whose counter is seeded once per process and
+never sees other strategies' rows) shares a coupon with nobody but itself.
 """
 
 from __future__ import annotations
 
 GATE = "redis-gate"
 DATABASE = "database"
+ALONE = "alone"  # not a family: the strategy's own, `only:<name>`
 
 
 def admission_family(strategy_name: str, declared: str | None) -> str:
     """The family a strategy declared on its card, or one of its own when it declared none."""
-    return declared or f"only:{strategy_name}"
+    if declared is None or declared == ALONE:
+        return f"only:{strategy_name}"
+    return declared
 
 
 def trusts_gate_stock(family: str | None) -> bool:

@@ -1,4 +1,4 @@
-"""What an operator watches during a live event (DESIGN.md §10): one snapshot per second.
+"""What an operator watches during a live event (docs/design.md, the live view): one snapshot per second.
 
 Every number is read from a store all instances share (the gate, the database, the
 broker's offsets, the per-second answer counters), never from a process's memory, so two

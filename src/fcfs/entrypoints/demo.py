@@ -19,6 +19,7 @@ import msgspec
 from fcfs.bootstrap.container import open_services
 from fcfs.bootstrap.plugins import scale_out, unavailable_reason
 from fcfs.bootstrap.preflight import configured_capabilities
+from fcfs.entrypoints.console_watch import watched_race
 from fcfs.entrypoints.embedded import free_port
 from fcfs.entrypoints.loadgen import BurstResult, burst, issue_requests, run
 from fcfs.entrypoints.runtime import spawn_consumer, spawn_server, stop, wait_ready
@@ -43,6 +44,7 @@ class Scenario:
     repeats: int
     stock: int
     concurrency: int
+    console: bool = False  # `--console`: the live console opened on the race (console_watch.py)
 
 
 def skip_reason(settings: Settings, factories: dict[str, StrategyFactory], name: str) -> str | None:
@@ -146,9 +148,10 @@ def run_scenario(
     try:
         wait_ready(base_url, server)
         coupon_id = create_loaded_coupon(base_url, settings, scenario.stock, f"demo {scenario.strategy}")
-        result = run(run_burst(base_url, coupon_id, scenario, on_answer))
-        granted = granted_users(result)
-        audit, drain = asyncio.run(audit_after_drain(settings, coupon_id, granted, timeout=60.0))
+        with watched_race(base_url, coupon_id, enabled=scenario.console):
+            result = run(run_burst(base_url, coupon_id, scenario, on_answer))
+            granted = granted_users(result)
+            audit, drain = asyncio.run(audit_after_drain(settings, coupon_id, granted, timeout=60.0))
         return summarize(scenario, result, audit, drain) | {"couponId": coupon_id}
     finally:
         stop(server)

@@ -1,4 +1,4 @@
-"""The live view's counters (DESIGN.md §10): answers counted on the hot path, read once a second.
+"""The live view's counters (docs/design.md, the live view): answers counted on the hot path, read once a second.
 
 Two roles, as for the gate: the issue path only counts (`AnswerTally`, synchronous and
 never failing: a counter must not cost an attempt its answer or its latency); the live

@@ -12,6 +12,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, ClassVar
 
+from fcfs.domain.admission import DATABASE
 from fcfs.domain.coupon import require
 from fcfs.domain.coupon_state import CouponState
 from fcfs.domain.errors import IssuancePaused
@@ -118,8 +119,11 @@ async def issue_commit_after_release(
     return outcome
 
 
-class CheckedInsertStrategy(Strategy):
+class CheckedInsertStrategy(Strategy, admission=DATABASE):
     """A SQL-coordinated strategy; a subclass states only what differs from the plain check-and-insert.
+
+    Its admission family is the database's (it decides from the rows), unless a subclass
+    declares another, as `atomic` does.
 
     `lock`: what is held per coupon around the transaction (none by default); `claim`: how a
     unit is claimed (count the rows by default); `row_lock`: whether the coupon row is read

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from fcfs.domain.admission import ALONE
 from fcfs.domain.coupon import require
 from fcfs.domain.issuance import IssueOutcome, IssueStatus
 from fcfs.ports.strategy import Capability
@@ -16,7 +17,9 @@ if TYPE_CHECKING:
     from fcfs.ports.strategy import StrategyKit
 
 
-class AtomicStrategy(CheckedInsertStrategy, name="atomic", cross_process_safe=False, needs={Capability.SQL}):
+class AtomicStrategy(
+    CheckedInsertStrategy, name="atomic", cross_process_safe=False, needs={Capability.SQL}, admission=ALONE
+):
     """Process-local atomic counter reserves a unit before the insert.
 
     Correct in one process: the counter never lets more than the total through at once.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fcfs.domain.admission import DATABASE
 from fcfs.ports.strategy import Capability
 from fcfs.strategies._checked_insert import CheckedInsertStrategy, conditional_increment
 
@@ -13,9 +12,7 @@ if TYPE_CHECKING:
     from fcfs.ports.repositories import IssuanceTransaction
 
 
-class AtomicQueryStrategy(
-    CheckedInsertStrategy, name="atomic-query", cross_process_safe=True, needs={Capability.SQL}, admission=DATABASE
-):
+class AtomicQueryStrategy(CheckedInsertStrategy, name="atomic-query", cross_process_safe=True, needs={Capability.SQL}):
     """Conditional UPDATE of issued_quantity below the total, then insert.
 
     The conditional increment is the cap; a duplicate rolls back, which returns its unit.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fcfs.domain.admission import DATABASE
 from fcfs.ports.strategy import Capability
 from fcfs.strategies._checked_insert import CheckedInsertStrategy
 from fcfs.strategies._kit import required
@@ -15,11 +14,7 @@ if TYPE_CHECKING:
 
 
 class DistributedLockStrategy(
-    CheckedInsertStrategy,
-    name="distributed-lock",
-    cross_process_safe=True,
-    needs={Capability.SQL, Capability.REDIS},
-    admission=DATABASE,
+    CheckedInsertStrategy, name="distributed-lock", cross_process_safe=True, needs={Capability.SQL, Capability.REDIS}
 ):
     """Redis lock with lease and wait around check, insert and commit.
 

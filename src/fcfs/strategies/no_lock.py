@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from fcfs.domain.admission import DATABASE
 from fcfs.ports.strategy import Capability
 from fcfs.strategies._checked_insert import CheckedInsertStrategy
 
 
-class NoLockStrategy(
-    CheckedInsertStrategy, name="no-lock", cross_process_safe=False, needs={Capability.SQL}, admission=DATABASE
-):
+class NoLockStrategy(CheckedInsertStrategy, name="no-lock", cross_process_safe=False, needs={Capability.SQL}):
     """Count, check and insert with no coordination: the race, on purpose.
 
     Read the count, compare, insert: concurrent attempts all see the same count (breaks invariants 1, 2).

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fcfs.domain.admission import DATABASE
 from fcfs.ports.strategy import Capability
 from fcfs.strategies._checked_insert import CheckedInsertStrategy
 
@@ -12,7 +11,6 @@ class PessimisticLockStrategy(
     name="pessimistic-lock",
     cross_process_safe=True,
     needs={Capability.SQL, Capability.ROW_LOCKS},
-    admission=DATABASE,
 ):
     """Row lock (SELECT ... FOR UPDATE) on the coupon, then check and insert.
 

@@ -1,8 +1,6 @@
 """The base a strategy plugin declares itself on, once.
 
-    class NoLockStrategy(
-        CheckedInsertStrategy, name="no-lock", cross_process_safe=False, needs={Capability.SQL}, admission=DATABASE
-    ):
+    class NoLockStrategy(CheckedInsertStrategy, name="no-lock", cross_process_safe=False, needs={Capability.SQL}):
         \"\"\"Count, check and insert with no coordination: the race, on purpose.
 
         Why it exists, and which invariant it keeps or breaks.
@@ -13,9 +11,11 @@ The registry, the CLI and the scale-out refusal read `name`, `description`,
 they are class keywords, and the description is the docstring's summary line, so each
 is written once per strategy and a concrete strategy that forgets one is refused when
 its module is imported. `admission` is the family whose truth the strategy decides from
-(`fcfs.domain.admission`); a strategy that declares none shares a coupon with nobody but
-itself. Third-party plugins may use this base or satisfy `StrategyFactory` by hand (an
-`admission` class attribute then stays optional).
+(`fcfs.domain.admission`); an intermediate base may declare it for its subclasses
+(`CheckedInsertStrategy` decides from the rows: `DATABASE`), and a strategy whose family
+is none or `ALONE` shares a coupon with nobody but itself. Third-party plugins may use
+this base or satisfy `StrategyFactory` by hand (an `admission` class attribute then stays
+optional).
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ class Strategy(IssueStrategy):
         **kwargs: Any,
     ) -> None:
         super().__init_subclass__(**kwargs)
+        if admission is not None:
+            cls.admission = admission
         if name is None:
             return
         summary = inspect.cleandoc(cls.__dict__.get("__doc__") or "").partition("\n")[0].rstrip(".")
@@ -57,4 +59,3 @@ class Strategy(IssueStrategy):
         cls.description = summary
         cls.cross_process_safe = cross_process_safe
         cls.needs = frozenset(needs)
-        cls.admission = admission

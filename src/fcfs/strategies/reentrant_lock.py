@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fcfs.domain.admission import DATABASE
 from fcfs.ports.strategy import Capability
 from fcfs.strategies._checked_insert import CheckedInsertStrategy
 
@@ -14,7 +13,7 @@ if TYPE_CHECKING:
 
 
 class ReentrantLockStrategy(
-    CheckedInsertStrategy, name="reentrant-lock", cross_process_safe=False, needs={Capability.SQL}, admission=DATABASE
+    CheckedInsertStrategy, name="reentrant-lock", cross_process_safe=False, needs={Capability.SQL}
 ):
     """Process lock with a wait timeout around check, insert and commit.
 

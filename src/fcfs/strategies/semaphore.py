@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fcfs.domain.admission import DATABASE
 from fcfs.ports.strategy import Capability
 from fcfs.strategies._checked_insert import CheckedInsertStrategy
 
@@ -14,11 +13,7 @@ if TYPE_CHECKING:
 
 
 class SemaphoreStrategy(
-    CheckedInsertStrategy,
-    name="semaphore",
-    cross_process_safe=True,
-    needs={Capability.SQL, Capability.ROW_LOCKS},
-    admission=DATABASE,
+    CheckedInsertStrategy, name="semaphore", cross_process_safe=True, needs={Capability.SQL, Capability.ROW_LOCKS}
 ):
     """Bounded-wait permits in front of the row-locked check and insert.
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fcfs.domain.admission import DATABASE
 from fcfs.ports.strategy import Capability
 from fcfs.strategies._checked_insert import CheckedInsertStrategy, issue_commit_after_release
 
@@ -20,7 +19,7 @@ class _ProcessLocked(CheckedInsertStrategy):
 
 
 class SynchronizedCommitStrategy(
-    _ProcessLocked, name="synchronized-commit", cross_process_safe=False, needs={Capability.SQL}, admission=DATABASE
+    _ProcessLocked, name="synchronized-commit", cross_process_safe=False, needs={Capability.SQL}
 ):
     """Process lock around check, insert and commit: safe in one process only.
 
@@ -28,9 +27,7 @@ class SynchronizedCommitStrategy(
     """
 
 
-class SynchronizedStrategy(
-    _ProcessLocked, name="synchronized", cross_process_safe=False, needs={Capability.SQL}, admission=DATABASE
-):
+class SynchronizedStrategy(_ProcessLocked, name="synchronized", cross_process_safe=False, needs={Capability.SQL}):
     """Process lock around check-and-insert, commit after release (the original's leak).
 
     The lock is released before the commit, so the next holder misses this row (over-issues).

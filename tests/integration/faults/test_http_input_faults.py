@@ -232,7 +232,7 @@ HOSTILE_BODIES: list[str | bytes] = [
     '{"userId":"١"}', '{"userId":123456789012345678901234567890}', '{"userId":5,"extra":1}', '{"userid":5}',
     '{"userId":5', "userId=5", "", b"\xff\xfe",
 ]  # fmt: skip
-KEY_SHAPE = re.compile(r"^fcfs-t-[0-9a-f]+:\{c:(\d+)\}:(stock|users|idem:.*|rl:.*)$")
+KEY_SHAPE = re.compile(r"^fcfs-t-[0-9a-f]+:\{c:(\d+)\}:(stock|users|state|idem:.*|rl:.*)$")
 
 
 async def test_case_26_hostile_ids_are_4xx_and_build_no_redis_key(server: ApiServer) -> None:

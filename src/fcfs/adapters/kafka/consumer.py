@@ -12,19 +12,25 @@ finishes and commits within a grace period, or is abandoned (cancelled, not comm
 the partition's next owner reads it again from the committed offset. A handler that
 raises an `FcfsError` (a dead letter not written, say) is retried on the same records with
 capped backoff until it succeeds, the batch is abandoned, or the loop stops.
+
+While the handler waits on the database, the next batch is already fetched and decoded,
+so the consumer's own CPU work overlaps the database's instead of adding to it. That batch
+is handled only once the current one is durable; if the current one is abandoned instead,
+the fetched one is dropped and its partitions rewound (`_give_back`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, ConsumerStoppedError, IllegalStateError, KafkaError
 
-from fcfs.adapters.kafka.codec import Undecodable, decode_event
+from fcfs.adapters.kafka.codec import Undecodable, decode_events
 from fcfs.adapters.kafka.liveness import Heartbeat
 from fcfs.adapters.kafka.throttle import RecordThrottle
 from fcfs.domain.errors import FcfsError
@@ -42,15 +48,37 @@ log = structlog.get_logger("fcfs.consumer")
 Records = dict["TopicPartition", list["ConsumerRecord[bytes, bytes]"]]
 
 
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A polled batch, decoded, with the offsets that committing it stores and where it began."""
+
+    batch: ConsumedBatch
+    count: int
+    offsets: dict[TopicPartition, int]  # per partition, the offset after its last record
+    firsts: dict[TopicPartition, int]  # per partition, its first record's offset
+
+
+def fetched(records: Records) -> Fetched | None:
+    parts = {tp: messages for tp, messages in records.items() if messages}
+    if not parts:
+        return None
+    return Fetched(
+        decode_records(parts),
+        sum(len(messages) for messages in parts.values()),
+        {tp: messages[-1].offset + 1 for tp, messages in parts.items()},
+        {tp: messages[0].offset for tp, messages in parts.items()},
+    )
+
+
 def decode_records(records: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]) -> ConsumedBatch:
+    messages = [message for batch in records.values() for message in batch]
     events: list[ConsumedEvent] = []
     rejected: list[RejectedRecord] = []
-    for messages in records.values():
-        for message in messages:
-            try:
-                events.append(ConsumedEvent(decode_event(message.value), message.value or b"", message.key))
-            except Undecodable as refusal:
-                rejected.append(RejectedRecord(message.value or b"", message.key, refusal.reason, refusal.detail))
+    for message, decoded in zip(messages, decode_events([m.value for m in messages]), strict=True):
+        if isinstance(decoded, Undecodable):
+            rejected.append(RejectedRecord(message.value or b"", message.key, decoded.reason, decoded.detail))
+        else:
+            events.append(ConsumedEvent(decoded, message.value or b"", message.key))
     return ConsumedBatch(tuple(events), tuple(rejected))
 
 
@@ -102,15 +130,20 @@ class KafkaBatchConsumer:
         consumer = await self._started(stop)
         if consumer is None:
             return
+        ahead: asyncio.Task[Fetched | None] | None = None
         try:
             while not stop.is_set():
                 self.heartbeat.beat()
-                records = await self._poll(consumer, stop)
-                if records:
-                    await self._process(consumer, records, stop)
+                current = await (ahead or self._fetch(consumer, stop))
+                ahead = None
+                if current is not None:
+                    ahead = await self._process(consumer, current, stop)
         except ConsumerStoppedError:
             log.info("consumer_stopped_underneath")
         finally:
+            if ahead is not None:
+                ahead.cancel()
+                await asyncio.gather(ahead, return_exceptions=True)
             log.info("consumer_stopping", committed=self.records_committed, abandoned=self.batches_abandoned)
             await consumer.stop()
             self.heartbeat.clear()
@@ -154,26 +187,38 @@ class KafkaBatchConsumer:
             return {}
         return records
 
-    async def _process(self, consumer: AIOKafkaConsumer, records: Records, stop: asyncio.Event) -> None:
-        offsets = {tp: messages[-1].offset + 1 for tp, messages in records.items() if messages}
-        count = sum(len(messages) for messages in records.values())
+    async def _fetch(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> Fetched | None:
+        return fetched(await self._poll(consumer, stop))
+
+    async def _process(
+        self, consumer: AIOKafkaConsumer, current: Fetched, stop: asyncio.Event
+    ) -> asyncio.Task[Fetched | None] | None:
+        """Handle and commit `current`; returns the next batch's fetch, started while the handler waits on the database.
+
+        The next batch is only ever handled after this one is durable. When this one is
+        abandoned, the fetched next one is dropped and its partitions rewound to its first
+        records, so a later commit can never pass records that were not persisted.
+        """
         async with self._in_flight:
             self._abandon = asyncio.Event()
             if self._throttle.enabled:
-                await self._throttle.admit(count, stop, self._abandon)
-            if stop.is_set() or self._abandon.is_set() or not await self._handled(decode_records(records), stop):
-                self.batches_abandoned += 1
-                log.info("batch_abandoned", records=count)
-                return
-            await self._commit(consumer, offsets, count, stop)
+                await self._throttle.admit(current.count, stop, self._abandon)
+            if stop.is_set() or self._abandon.is_set():
+                self._abandoned(current.count)
+                return None
+            work = asyncio.create_task(self._handle_until_done(current.batch))
+            ahead = asyncio.create_task(self._fetch(consumer, stop))
+            if not await self._finished(work, stop):
+                self._abandoned(current.count)
+                await _give_back(consumer, ahead)
+                return None
+            self.last_result = work.result()
+            await self._commit(consumer, current.offsets, current.count, stop)
+            return ahead
 
-    async def _handled(self, batch: ConsumedBatch, stop: asyncio.Event) -> bool:
-        """True once the handler succeeded; False when the batch was abandoned (revoked, or stop's grace ran out)."""
-        task = asyncio.create_task(self._handle_until_done(batch))
-        if not await self._finished(task, stop):
-            return False
-        self.last_result = task.result()
-        return True
+    def _abandoned(self, count: int) -> None:
+        self.batches_abandoned += 1
+        log.info("batch_abandoned", records=count)
 
     async def _finished(self, work: asyncio.Task[Any], stop: asyncio.Event) -> bool:
         """Wait for `work`: cancel it at once on revocation, or once `stop` is set and `stop_grace` has passed."""
@@ -231,7 +276,7 @@ class KafkaBatchConsumer:
             timer.cancel()
 
 
-class _FinishOrAbandon(ConsumerRebalanceListener):  # type: ignore[misc]
+class _FinishOrAbandon(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka ships no types: its base is Any
     def __init__(self, owner: KafkaBatchConsumer) -> None:
         self._owner = owner
 
@@ -240,6 +285,18 @@ class _FinishOrAbandon(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("partitions_assigned", partitions=sorted((tp.topic, tp.partition) for tp in assigned))
+
+
+async def _give_back(consumer: AIOKafkaConsumer, ahead: asyncio.Task[Fetched | None]) -> None:
+    """Drop a batch fetched ahead: its partitions still ours are rewound to its first records."""
+    ahead.cancel()
+    await asyncio.gather(ahead, return_exceptions=True)
+    if ahead.cancelled() or ahead.exception() is not None or (dropped := ahead.result()) is None:
+        return
+    owned = consumer.assignment()
+    for tp, first in dropped.firsts.items():
+        if tp in owned:
+            consumer.seek(tp, first)
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:

@@ -1,4 +1,4 @@
-"""The issue use case with every answer counted for the live view (DESIGN.md §10), per coupon and second.
+"""The issue use case with every answer counted for the live view (docs/design.md), per coupon and second.
 
 Outermost, beside the metrics decorator: it sees every answer the use case gives (the
 sold-out shortcut's and the bulkhead's too). Refusals decided before the use case (bad

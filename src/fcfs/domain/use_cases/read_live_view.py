@@ -1,4 +1,4 @@
-"""One live-view snapshot of a coupon, read from shared state (DESIGN.md §10)."""
+"""One live-view snapshot of a coupon, read from shared state (docs/design.md, the live view)."""
 
 from __future__ import annotations
 

@@ -40,6 +40,9 @@ def demo(
     concurrency: int = typer.Option(1_000, min=1, help="Concurrent connections."),
     out: Path = typer.Option(Path("fcfs-report"), help="Where the lab writes report.md, results.json, charts."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list, one object per run (skipped ones too)."),
+    watch: bool = typer.Option(
+        False, "--console", help="Open the live console on each race (URL on stderr); serve a while after it."
+    ),
 ) -> None:
     """Race USERS for STOCK over HTTP per strategy and worker count; read the outcome back from storage.
 
@@ -72,7 +75,7 @@ def demo(
                     results.append({"strategy": name, "workers": count, "skipped": reason})
                     continue
                 advance = start(f"{name} x {count} worker(s)", users + repeats)
-                scenario = Scenario(name, count, users, repeats, stock, concurrency)
+                scenario = Scenario(name, count, users, repeats, stock, concurrency, watch)
                 results.append(run_scenario(effective, scenario, Path(effective.data_dir), advance))
     ran = [result for result in results if "skipped" not in result]
     if as_json:

@@ -37,7 +37,8 @@ def loadtest(
     from urllib.parse import urlsplit
 
     from fcfs.entrypoints.demo import user_order
-    from fcfs.entrypoints.loadgen import burst, issue_requests, run, tls_context, user_token_signer
+    from fcfs.entrypoints.load_connection import tls_context
+    from fcfs.entrypoints.loadgen import burst, issue_requests, run, user_token_signer
 
     try:
         tls_context(urlsplit(url).scheme, insecure=insecure)

@@ -1,4 +1,4 @@
-"""`GET /console/coupons/{id}`: the live event console, one page that needs no internet (DESIGN.md §10).
+"""`GET /console/coupons/{id}`: the live event console, one page that needs no internet (docs/design.md, the live view).
 
 Its HTML, script and style ship in the wheel (`static/console/`) and are served from
 `/console/static/`; the Content-Security-Policy allows nothing but this origin, so the page

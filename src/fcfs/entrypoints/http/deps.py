@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 
@@ -11,4 +13,4 @@ ServicesDep = NamedDependency[Services]
 
 
 def provide_services(state: State) -> Services:
-    return state.services  # type: ignore[no-any-return]
+    return cast("Services", state.services)  # `State` holds Any: the app's lifespan put `Services` there

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from litestar import Response, get
 
@@ -10,6 +11,9 @@ from fcfs.domain.errors import Code
 from fcfs.entrypoints.http.deps import ServicesDep
 from fcfs.entrypoints.http.envelope import envelope
 from fcfs.entrypoints.http.openapi import documented
+
+if TYPE_CHECKING:
+    from fcfs.ports.health import DependencyCheck
 
 
 @get("/health", operation_class=documented((200,)))
@@ -21,9 +25,9 @@ async def health() -> Response[bytes]:
 async def ready(services: ServicesDep) -> Response[bytes]:
     results: dict[str, str] = {}
 
-    async def probe(name: str, check: object) -> None:
+    async def probe(name: str, check: DependencyCheck) -> None:
         try:
-            await asyncio.wait_for(check.check(), 2.0)  # type: ignore[attr-defined]
+            await asyncio.wait_for(check.check(), 2.0)
         except Exception as exc:
             results[name] = f"down: {type(exc).__name__}"
         else:

@@ -1,4 +1,4 @@
-"""`GET /api/v1/coupons/{id}/live`: the live view as Server-Sent Events, one snapshot a second (DESIGN.md §10).
+"""`GET /api/v1/coupons/{id}/live`: the live view as Server-Sent Events, one snapshot a second (docs/design.md).
 
 Admin only. Every snapshot is read from shared state (`ReadLiveView`), at the start of each
 whole second of Unix time (plus `TICK_DELAY_SECONDS`, so every instance has written the
