@@ -9,6 +9,8 @@ embedded default, or on the services the `FCFS_*` URLs name. Steps, in one run:
 2. `--streams` users admitted on a second coupon, each then opening
    `GET …/issued/{user}/stream` and hearing `pending` (then left idle, keep-alives only);
    the worker's resident memory before and after, divided by the streams: bytes per stream;
+   (`fcfs serve --backpressure` above the streams: each open stream is a request in flight,
+   and granian holds at most `backlog / workers` = 4096 per worker by default);
 3. the same issue load again with every stream open; both rates side by side and their
    ratio (target ≥ 0.8); Redis subscriptions on the streams' channel (one, not one per stream);
 4. every stream closed; the worker's subscriptions back to zero.
@@ -41,11 +43,12 @@ STOCK = 1_000_000
 
 
 @contextmanager
-def one_worker(log: Path, env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def one_worker(log: Path, env: dict[str, str], in_flight: int) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`in_flight` is granian's backpressure: an open stream is a request in flight, so it must exceed the streams."""
     port = free_port()
     argv = [sys.executable, "-m", "fcfs.entrypoints.cli", "serve", "--port", str(port), "--workers", "1",
-            "--no-embedded", "--no-consumer"]  # fmt: skip
-    process = subprocess.Popen(  # noqa: S603
+            "--no-embedded", "--no-consumer", "--backpressure", str(in_flight)]  # fmt: skip
+    process = subprocess.Popen(
         argv, cwd=ROOT, env={**os.environ, **env}, stdout=log.open("ab"), stderr=subprocess.STDOUT
     )
     base = f"http://127.0.0.1:{port}"
@@ -82,7 +85,7 @@ class IdleStreams:
         return sum(outcomes)
 
     async def _open_one(self, coupon_id: int, user: int, gate: asyncio.Semaphore) -> bool:
-        async with gate:
+        async with gate, asyncio.timeout(60):
             reader, writer = await asyncio.open_connection(self._host, self._port)
             path = f"/api/v1/coupons/{coupon_id}/issued/{user}/stream"
             writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n".encode())
@@ -122,10 +125,12 @@ async def run(args: argparse.Namespace, settings: Settings, server: subprocess.P
     path = f"/api/v1/coupons/{load_coupon}/issue"
     drive(base, path, seconds=2, connections=args.connections, offset=900_000_000)  # warm-up
     without = drive(base, path, seconds=args.seconds, connections=args.connections)
+    print(f"without streams: {without.requests_per_second:.0f} req/s; admitting {args.streams} users", file=sys.stderr)
 
     users = list(range(1, args.streams + 1))
     admitted = await burst(base, issue_requests(stream_coupon, users), concurrency=200)
     assert admitted.by_code.get("202") == args.streams, admitted.by_code
+    print("opening the streams", file=sys.stderr)
     streams = IdleStreams(base)
     await streams.open(stream_coupon, users[:100])  # the first subscription and code paths, before measuring
     before = worker_rss(server)
@@ -161,7 +166,8 @@ def main() -> None:
     args = parser.parse_args()
     log_dir = Path(tempfile.mkdtemp(prefix="fcfs-idle-streams-"))
     env = {"FCFS_STRATEGY": "lua-async", "FCFS_RESULT_STREAM_LIFETIME_SECONDS": "3600"}
-    with services() as settings, one_worker(log_dir / "server.log", env) as (server, base):
+    in_flight = args.streams + args.connections + 1024
+    with services() as settings, one_worker(log_dir / "server.log", env, in_flight) as (server, base):
         try:
             import uvloop
 

@@ -16,12 +16,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis.asyncio as aioredis
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fcfs.adapters.redis.client import RedisClient, create_client
+from fcfs.adapters.sql.engine import create_engine
+from fcfs.adapters.sql.migrate import upgrade
 from fcfs.bootstrap.settings import Settings
 from fcfs.entrypoints.embedded import EmbeddedProcess, free_port, start_tansu
 from tests.support.pipeline import pipeline_settings
 from tests.support.services import docker_available, missing, port_open
+from tests.support.stores import sqlite_url
 
 pytestmark = pytest.mark.integration
 
@@ -75,6 +79,23 @@ async def database_url(empty_database_url: str) -> str:
 
     await upgrade(empty_database_url)
     return empty_database_url
+
+
+@pytest.fixture(params=["mariadb", "sqlite"])
+def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """This test's empty MariaDB database or a SQLite file (`sql_engine` migrates both): one test, both dialects."""
+    return str(request.getfixturevalue("empty_database_url")) if request.param == "mariadb" else sqlite_url(tmp_path)
+
+
+@pytest.fixture
+async def sql_engine(sql_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on `sql_url` migrated to head, disposed afterwards."""
+    await upgrade(sql_url)
+    engine = create_engine(sql_url, pool_size=2)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture(scope="session")

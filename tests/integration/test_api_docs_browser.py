@@ -7,42 +7,24 @@ Missing chromium or playwright skips the test on a workstation and fails it unde
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from fcfs.entrypoints.embedded import free_port
 from fcfs.entrypoints.runtime import stop, wait_ready
-from tests.support.services import IN_CI
+from tests.support.browser import chromium_path, launched_chromium, only_from
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-def _unavailable(what: str) -> None:
-    message = f"{what}: run scripts/services.sh (as root it installs Debian's chromium) and `pip install -e .[dev]`"
-    if IN_CI:
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        _unavailable("chromium is not installed")
-    try:
-        import playwright.async_api  # noqa: F401, PLC0415
-    except ImportError:
-        _unavailable("the playwright package is not installed")
-    assert path is not None
-    return path
+    return chromium_path()
 
 
 @pytest.fixture(scope="module")
@@ -76,38 +58,26 @@ def documented_operations(base_url: str) -> set[tuple[str, str]]:
 async def test_the_docs_page_renders_every_operation_with_the_network_cut_off(
     chromium: str, docs_server: str, tmp_path: Path
 ) -> None:
-    from playwright.async_api import Route, async_playwright, expect  # noqa: PLC0415
+    from playwright.async_api import expect  # noqa: PLC0415
 
     expected = documented_operations(docs_server)
     assert ("POST", "/api/v1/coupons/{coupon_id}/issue") in expected
-    served_here = urlsplit(docs_server).netloc
     refused: list[str] = []
 
-    async def only_the_test_server(route: Route) -> None:
-        if urlsplit(route.request.url).netloc == served_here:
-            await route.continue_()
-        else:
-            refused.append(route.request.url)
-            await route.abort()
-
-    async with async_playwright() as driver:
-        browser = await driver.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page()
-            await page.route("**/*", only_the_test_server)
-            await page.goto(f"{docs_server}/schema", wait_until="load")
-            operations = page.locator(".opblock")
-            await expect(operations).to_have_count(len(expected), timeout=30_000)
-            rendered = set()
-            for index in range(await operations.count()):
-                block = operations.nth(index)
-                method = await block.locator(".opblock-summary-method").inner_text()
-                path = await block.locator(".opblock-summary-path").get_attribute("data-path")
-                rendered.add((method.strip().upper(), path))
-            await expect(page.locator(".btn.authorize")).to_be_visible()  # the declared security schemes
-            await page.screenshot(path=str(tmp_path / "api-docs.png"), full_page=True)
-        finally:
-            await browser.close()
+    async with launched_chromium(chromium) as browser:
+        page = await browser.new_page()
+        await page.route("**/*", only_from(docs_server, refused))
+        await page.goto(f"{docs_server}/schema", wait_until="load")
+        operations = page.locator(".opblock")
+        await expect(operations).to_have_count(len(expected), timeout=30_000)
+        rendered = set()
+        for index in range(await operations.count()):
+            block = operations.nth(index)
+            method = await block.locator(".opblock-summary-method").inner_text()
+            path = await block.locator(".opblock-summary-path").get_attribute("data-path")
+            rendered.add((method.strip().upper(), path))
+        await expect(page.locator(".btn.authorize")).to_be_visible()  # the declared security schemes
+        await page.screenshot(path=str(tmp_path / "api-docs.png"), full_page=True)
 
     assert rendered == expected
     assert refused == [], "the documentation page asked the internet for something"

@@ -7,6 +7,7 @@ admin token; `fcfs reconcile` run as the operator runs it, from the command line
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -21,31 +22,14 @@ from fcfs.bootstrap.pipeline import ensure_topics
 from fcfs.bootstrap.settings import Settings
 from fcfs.entrypoints.runtime import stop
 from tests.support.http_server import settings_env, start_server
-from tests.support.pipeline import pipeline_settings
 
 TOKEN = "audit-admin-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture
-async def settings(
-    database_url: str,
-    kafka_bootstrap: str,
-    topics: tuple[str, str],
-    redis_server_url: str,
-    redis_prefix: str,
-    tmp_path: Path,
-) -> Settings:
-    settings = pipeline_settings(
-        database_url,
-        kafka_bootstrap,
-        topics,
-        tmp_path,
-        redis_url=redis_server_url,
-        redis_prefix=redis_prefix,
-        strategy="lua-async",
-        admin_token=TOKEN,
-    )
+async def settings(pipeline_settings_on_services: Settings) -> Settings:
+    settings = dataclasses.replace(pipeline_settings_on_services, strategy="lua-async", admin_token=TOKEN)
     await ensure_topics(settings)
     return settings
 

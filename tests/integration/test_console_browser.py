@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -27,7 +25,7 @@ from fcfs import Settings
 from fcfs.entrypoints.http.console import console_url
 from fcfs.entrypoints.loadgen import burst, issue_requests
 from fcfs.entrypoints.runtime import stop
-from tests.support.browser import CHROMIUM_ARGS, chromium_path
+from tests.support.browser import chromium_path, launched_chromium, only_from
 from tests.support.http_server import start_server
 from tests.support.pipeline import start_consumer
 
@@ -111,33 +109,12 @@ async def counted_answers(settings: Settings, coupon_id: int) -> dict[str, int]:
         await client.aclose()
 
 
-@asynccontextmanager
-async def browser(chromium: str) -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright  # noqa: PLC0415
-
-    async with async_playwright() as driver:
-        launched = await driver.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
 async def open_console(launched: Any, base_url: str, coupon_id: int, refused: list[str]) -> Any:
     """A console page with the network cut off but for its own server, the admin token entered once."""
-    from playwright.async_api import Route, expect  # noqa: PLC0415
-
-    served_here = urlsplit(base_url).netloc
-
-    async def only_this_server(route: Route) -> None:
-        if urlsplit(route.request.url).netloc == served_here:
-            await route.continue_()
-        else:
-            refused.append(route.request.url)
-            await route.abort()
+    from playwright.async_api import expect  # noqa: PLC0415
 
     page = await (await launched.new_context(viewport={"width": 1200, "height": 760})).new_page()
-    await page.route("**/*", only_this_server)
+    await page.route("**/*", only_from(base_url, refused))
     await page.goto(console_url(base_url, coupon_id), wait_until="load")
     await expect(page.get_by_test_id("connection")).to_have_text("admin token required", timeout=15_000)
     await page.get_by_test_id("token").fill(TOKEN)
@@ -158,7 +135,7 @@ async def test_the_console_follows_a_burst_and_its_buttons_steer_every_instance(
 
     coupon_id = create_loaded_coupon(instances[0], STOCK)
     refused: list[str] = []
-    async with browser(chromium) as launched:
+    async with launched_chromium(chromium) as launched:
         page = await open_console(launched, instances[0], coupon_id, refused)
         await expect(page.get_by_test_id("remaining")).to_have_text(str(STOCK))
         await expect(page.get_by_test_id("state")).to_have_text("open")
@@ -229,7 +206,7 @@ async def test_two_consoles_on_two_instances_show_the_same_persisted_count_withi
 
     coupon_id = create_loaded_coupon(instances[0], STOCK)
     refused: list[str] = []
-    async with browser(chromium) as launched:
+    async with launched_chromium(chromium) as launched:
         pages = [await open_console(launched, url, coupon_id, refused) for url in instances]
         assert (await race(instances, coupon_id)).get("202") == STOCK
         for page in pages:

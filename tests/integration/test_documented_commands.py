@@ -19,7 +19,6 @@ from typer.testing import CliRunner, Result
 from fcfs import NewCoupon, Settings, open_services
 from fcfs.entrypoints.cli import app
 from tests.support.http_server import settings_env
-from tests.support.pipeline import pipeline_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -85,18 +84,9 @@ def assert_exists(argv: tuple[str, ...], outcome: Result, where: str) -> None:
 
 
 @pytest.fixture
-async def documented_settings(
-    database_url: str,
-    kafka_bootstrap: str,
-    topics: tuple[str, str],
-    redis_server_url: str,
-    redis_prefix: str,
-    tmp_path: Path,
-) -> Settings:
+async def documented_settings(pipeline_settings_on_services: Settings) -> Settings:
     """Real services, and coupon 1 (the docs' example) created with its stock loaded."""
-    settings = pipeline_settings(
-        database_url, kafka_bootstrap, topics, tmp_path, redis_url=redis_server_url, redis_prefix=redis_prefix
-    )
+    settings = pipeline_settings_on_services
     async with open_services(settings) as services:
         coupon = await services.create_coupon.execute(NewCoupon("documented", 10))
         await services.load_stock.execute(coupon.id)

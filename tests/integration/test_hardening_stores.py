@@ -4,7 +4,6 @@ and the idempotency key held by real Redis behind the real HTTP app."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -12,7 +11,7 @@ import redis.asyncio as aioredis
 from fcfs import open_services
 from fcfs.adapters.memory.idempotency import MemoryIdempotencyStore
 from fcfs.adapters.memory.rate_limit import MemoryRateLimiter
-from fcfs.adapters.redis.client import create_client
+from fcfs.adapters.redis.client import RedisClient, create_client
 from fcfs.adapters.redis.idempotency import RedisIdempotencyStore
 from fcfs.adapters.redis.rate_limit import RedisRateLimiter
 from fcfs.bootstrap.observability.metrics import process_metrics
@@ -25,27 +24,18 @@ from tests.support.http_client import concurrent_client
 ANSWER = StoredAnswer(202, b'{"isSuccess":true,"code":"202"}')
 
 
-@pytest.fixture
-async def fcfs_redis(redis_server_url: str) -> AsyncIterator[object]:
-    client = create_client(redis_server_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
 @pytest.fixture(params=["memory", "redis"])
 def idempotency(request: pytest.FixtureRequest, redis_prefix: str) -> IdempotencyStore:
     if request.param == "memory":
         return MemoryIdempotencyStore(answer_ttl=60, pending_ttl=0.3)
-    return RedisIdempotencyStore(request.getfixturevalue("fcfs_redis"), redis_prefix, answer_ttl=60, pending_ttl=0.3)
+    return RedisIdempotencyStore(request.getfixturevalue("adapter_redis"), redis_prefix, answer_ttl=60, pending_ttl=0.3)
 
 
 @pytest.fixture(params=["memory", "redis"])
 def limiter(request: pytest.FixtureRequest, redis_prefix: str) -> RateLimiter:
     if request.param == "memory":
         return MemoryRateLimiter(window_seconds=0.5)
-    return RedisRateLimiter(request.getfixturevalue("fcfs_redis"), redis_prefix, window_seconds=0.5)
+    return RedisRateLimiter(request.getfixturevalue("adapter_redis"), redis_prefix, window_seconds=0.5)
 
 
 async def test_a_key_is_claimed_once_then_in_flight_then_answered(idempotency: IdempotencyStore) -> None:
@@ -82,9 +72,9 @@ async def test_only_one_of_many_concurrent_claims_wins(idempotency: IdempotencyS
 
 
 async def test_redis_keeps_the_record_beside_the_coupon_keys_with_the_key_text_hashed(
-    fcfs_redis: object, redis_client: aioredis.Redis, redis_prefix: str
+    adapter_redis: RedisClient, redis_client: aioredis.Redis, redis_prefix: str
 ) -> None:
-    store = RedisIdempotencyStore(fcfs_redis, redis_prefix, answer_ttl=60, pending_ttl=5)  # type: ignore[arg-type]
+    store = RedisIdempotencyStore(adapter_redis, redis_prefix, answer_ttl=60, pending_ttl=5)
     claim = await store.claim(42, 7, "{evil key} *")
     keys = [key async for key in redis_client.scan_iter(match=f"{redis_prefix}:*")]
     assert len(keys) == 1 and keys[0].startswith(f"{redis_prefix}:{{c:42}}:idem:7:")

@@ -1,6 +1,6 @@
 """The Kafka adapters on a real Kafka-protocol broker (tansu): publish, dead letters, topics, lag, health.
 
-The publisher's one hard promise is DESIGN.md §6.3: `PublishFailed` only when the record
+The publisher's one hard promise is docs/design.md §6.3: `PublishFailed` only when the record
 was certainly not written (the caller gives the unit back), `PublishOutcomeUnknown` when
 the broker did not answer (the caller must not).
 """

@@ -1,4 +1,4 @@
-"""Publisher → tansu → consumer → MariaDB, end to end, with the faults DESIGN.md §6.4–6.6 names.
+"""Publisher → tansu → consumer → MariaDB, end to end, with the faults docs/design.md §6.4–6.6 names.
 
 Every assertion is on what an operator would see: the rows in `issued_coupon`, the coupon's
 `issued_quantity`, and the records on the dead-letter topic.

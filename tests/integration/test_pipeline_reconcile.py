@@ -1,4 +1,4 @@
-"""`fcfs reconcile` (DESIGN.md §6.7) on Redis + tansu + MariaDB, wired by the container as the CLI wires it."""
+"""`fcfs reconcile` (docs/design.md §6.7) on Redis + tansu + MariaDB, wired by the container as the CLI wires it."""
 
 from __future__ import annotations
 

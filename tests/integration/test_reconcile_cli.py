@@ -8,6 +8,7 @@ The command runs as an operator runs it: the installed `fcfs` script, configured
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import subprocess
@@ -15,25 +16,32 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 
 from fcfs import IssueCommand, IssueStatus, NewCoupon, Settings, open_services
 from fcfs.entrypoints.loadgen import burst, issue_requests
-from tests.support.drivers import api_server, claims_of, consumer_process, issue_burst, merge, wait_drained
+from tests.support.drivers import (
+    MidBurst,
+    api_server,
+    claims_of,
+    consumer_process,
+    issue_burst,
+    merge,
+    wait_drained,
+)
 from tests.support.http_server import create_coupon, settings_env
 from tests.support.oracle import assert_invariants_of
-from tests.support.pipeline import pipeline_settings
 
 FCFS = str(Path(sys.executable).with_name("fcfs"))
 
 
-def lua_async(
-    database_url: str, kafka_bootstrap: str, topics: tuple[str, str], redis_url: str, prefix: str, data_dir: Path
-) -> Settings:
-    return pipeline_settings(
-        database_url, kafka_bootstrap, topics, data_dir, redis_url=redis_url, redis_prefix=prefix,
-        strategy="lua-async", reconcile_grace_seconds=0.0, sold_out_ttl_seconds=0.0,
-    )  # fmt: skip
+@pytest.fixture
+def settings(pipeline_settings_on_services: Settings) -> Settings:
+    """lua-async on the real services, reconciling at once and caching no sold-out answer."""
+    return dataclasses.replace(
+        pipeline_settings_on_services, strategy="lua-async", reconcile_grace_seconds=0.0, sold_out_ttl_seconds=0.0
+    )
 
 
 def fcfs(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
@@ -60,13 +68,7 @@ def coupons_in(answer: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]
 
 
 async def test_reconcile_from_the_command_line_repairs_a_gate_emptied_mid_burst(
-    database_url: str,
-    kafka_bootstrap: str,
-    topics: tuple[str, str],
-    redis_server_url: str,
-    redis_prefix: str,
-    redis_client: aioredis.Redis,
-    tmp_path: Path,
+    settings: Settings, redis_prefix: str, redis_client: aioredis.Redis, tmp_path: Path
 ) -> None:
     """Acceptance 4. Stock 300; after 120 answers of a 2,000-user burst the gate loses every key.
 
@@ -75,21 +77,14 @@ async def test_reconcile_from_the_command_line_repairs_a_gate_emptied_mid_burst(
     the rows; the invariants hold (conservation included), and a second burst issues exactly
     what is left: 300 rows in all, every 202 user one row.
     """
-    settings = lua_async(database_url, kafka_bootstrap, topics, redis_server_url, redis_prefix, tmp_path)
     async with api_server(settings, 1, tmp_path / "api") as server:
         coupon_id = await asyncio.to_thread(create_coupon, server.base_url, 300, "reconcile-cli")
-        answered, lost = 0, []
-
-        def lose_after_120(count: int) -> None:
-            nonlocal answered
-            answered += count
-            if answered == 120:
-                lost.append(asyncio.get_running_loop().create_task(lose_the_gate(redis_client, redis_prefix)))
+        lose_after_120 = MidBurst(120, lambda: lose_the_gate(redis_client, redis_prefix))
 
         with consumer_process(settings, tmp_path / "consumer.log"):
             first_requests = issue_requests(coupon_id, range(1, 2_001))
             first = await burst(server.base_url, first_requests, concurrency=50, on_answer=lose_after_120)
-            await asyncio.gather(*lost)
+            await lose_after_120.landed()
             claims = claims_of(first, first_requests)
             assert await wait_drained(settings, claims.acked)
 
@@ -113,13 +108,7 @@ async def test_reconcile_from_the_command_line_repairs_a_gate_emptied_mid_burst(
 
 
 async def test_reconcile_all_waits_for_the_lag_and_exits_1_when_its_wait_runs_out(
-    database_url: str,
-    kafka_bootstrap: str,
-    topics: tuple[str, str],
-    redis_server_url: str,
-    redis_prefix: str,
-    redis_client: aioredis.Redis,
-    tmp_path: Path,
+    settings: Settings, redis_prefix: str, redis_client: aioredis.Redis, tmp_path: Path
 ) -> None:
     """20 users accepted with no consumer running (lag 20), then the gate loses its keys.
 
@@ -127,7 +116,6 @@ async def test_reconcile_all_waits_for_the_lag_and_exits_1_when_its_wait_runs_ou
     rebuilds nothing while the lag is not zero and exits 1 saying so; a dry run changes nothing
     either; once a consumer drained, `fcfs reconcile --all` rebuilds stock 100 − 20 and exits 0.
     """
-    settings = lua_async(database_url, kafka_bootstrap, topics, redis_server_url, redis_prefix, tmp_path)
     async with open_services(settings) as services:
         coupon = await services.create_coupon.execute(NewCoupon("reconcile-all", 100))
         await services.create_coupon.execute(NewCoupon("never-admitted", 5))

@@ -26,6 +26,11 @@ from fcfs.ports.gate import IssuanceGate
 COUPON = 7
 
 
+async def held(gate: IssuanceGate) -> tuple[int | None, set[int]]:
+    """What the gate holds for `COUPON`: its remaining stock (None: never loaded) and its admitted users."""
+    return await gate.remaining(COUPON), await gate.users(COUPON)
+
+
 @pytest.fixture
 def redis_gate(adapter_redis: RedisClient, redis_prefix: str) -> RedisIssuanceGate:
     """The Lua gate on a client of its own."""
@@ -55,8 +60,7 @@ def real_gate(request: pytest.FixtureRequest) -> IssuanceGate:
 
 async def test_issue_before_stock_is_loaded_is_refused_as_not_loaded(gate: IssuanceGate) -> None:
     assert await gate.try_issue(COUPON, 1) is GateVerdict.NOT_LOADED
-    assert await gate.remaining(COUPON) is None
-    assert await gate.users(COUPON) == set()
+    assert await held(gate) == (None, set())
 
 
 async def test_first_request_is_issued_and_takes_one_unit(gate: IssuanceGate) -> None:
@@ -64,8 +68,7 @@ async def test_first_request_is_issued_and_takes_one_unit(gate: IssuanceGate) ->
 
     assert await gate.try_issue(COUPON, 1) is GateVerdict.ISSUED
 
-    assert await gate.remaining(COUPON) == 2
-    assert await gate.users(COUPON) == {1}
+    assert await held(gate) == (2, {1})
     assert await gate.holds_user(COUPON, 1)
 
 
@@ -75,8 +78,7 @@ async def test_second_request_from_same_user_is_refused_and_takes_nothing(gate: 
 
     assert await gate.try_issue(COUPON, 1) is GateVerdict.ALREADY_ISSUED
 
-    assert await gate.remaining(COUPON) == 2
-    assert await gate.users(COUPON) == {1}
+    assert await held(gate) == (2, {1})
 
 
 async def test_request_after_the_last_unit_is_sold_out(gate: IssuanceGate) -> None:
@@ -85,8 +87,7 @@ async def test_request_after_the_last_unit_is_sold_out(gate: IssuanceGate) -> No
 
     assert await gate.try_issue(COUPON, 2) is GateVerdict.SOLD_OUT
 
-    assert await gate.remaining(COUPON) == 0
-    assert await gate.users(COUPON) == {1}
+    assert await held(gate) == (0, {1})
 
 
 async def test_holder_asking_again_after_sell_out_hears_already_issued(gate: IssuanceGate) -> None:
@@ -119,8 +120,7 @@ async def test_compensate_restores_exactly_one_unit_and_the_user(gate: IssuanceG
 
     assert await gate.compensate(COUPON, 1) is True
 
-    assert await gate.remaining(COUPON) == 1
-    assert await gate.users(COUPON) == {2}
+    assert await held(gate) == (1, {2})
     assert not await gate.holds_user(COUPON, 1)
     assert await gate.try_issue(COUPON, 1) is GateVerdict.ISSUED
 
@@ -132,8 +132,7 @@ async def test_compensating_twice_is_a_no_op(gate: IssuanceGate) -> None:
 
     assert await gate.compensate(COUPON, 1) is False
 
-    assert await gate.remaining(COUPON) == 2
-    assert await gate.users(COUPON) == set()
+    assert await held(gate) == (2, set())
 
 
 async def test_compensating_a_user_never_admitted_changes_nothing(gate: IssuanceGate) -> None:
@@ -141,8 +140,7 @@ async def test_compensating_a_user_never_admitted_changes_nothing(gate: Issuance
 
     assert await gate.compensate(COUPON, 6) is False
 
-    assert await gate.remaining(COUPON) == 2
-    assert await gate.users(COUPON) == {5}
+    assert await held(gate) == (2, {5})
 
 
 async def test_load_stock_replaces_stock_and_users(gate: IssuanceGate) -> None:
@@ -151,8 +149,7 @@ async def test_load_stock_replaces_stock_and_users(gate: IssuanceGate) -> None:
 
     await gate.load_stock(COUPON, 3, [7])
 
-    assert await gate.remaining(COUPON) == 3
-    assert await gate.users(COUPON) == {7}
+    assert await held(gate) == (3, {7})
     assert await gate.try_issue(COUPON, 1) is GateVerdict.ISSUED
 
 
@@ -161,8 +158,7 @@ async def test_load_stock_without_users_empties_the_users(gate: IssuanceGate) ->
 
     await gate.load_stock(COUPON, 0, [])
 
-    assert await gate.users(COUPON) == set()
-    assert await gate.remaining(COUPON) == 0
+    assert await held(gate) == (0, set())
     assert await gate.try_issue(COUPON, 1) is GateVerdict.SOLD_OUT
 
 
@@ -180,8 +176,7 @@ async def test_forget_drops_the_coupon(gate: IssuanceGate) -> None:
 
     await gate.forget(COUPON)
 
-    assert await gate.remaining(COUPON) is None
-    assert await gate.users(COUPON) == set()
+    assert await held(gate) == (None, set())
     assert await gate.try_issue(COUPON, 2) is GateVerdict.NOT_LOADED
 
 
@@ -345,8 +340,7 @@ async def test_a_batch_decides_each_attempt_as_the_single_script_would_in_arriva
         GateVerdict.SOLD_OUT,
         GateVerdict.ALREADY_ISSUED,
     ]
-    assert await batching_gate.remaining(COUPON) == 0
-    assert await batching_gate.users(COUPON) == {1, 2, 9}
+    assert await held(batching_gate) == (0, {1, 2, 9})
 
 
 async def test_a_batch_on_an_unloaded_coupon_is_not_loaded_for_every_attempt(

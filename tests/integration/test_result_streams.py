@@ -1,4 +1,4 @@
-"""Results pushed over SSE across instances (DESIGN.md §10, issue 16): real `fcfs serve`, Redis, broker, MariaDB.
+"""Results pushed over SSE across instances (docs/design.md §10, issue 16): real `fcfs serve`, Redis, broker, MariaDB.
 
 The consumer runs as its own process, started only once every listener heard `pending`, so
 each `issued` below travelled consumer → Redis → the other instance → the client.

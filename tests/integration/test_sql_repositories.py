@@ -1,6 +1,6 @@
 """The storage contract, run against MariaDB, SQLite and the in-memory twins (plain and InnoDB-like) alike.
 
-The capped batch insert (DESIGN.md §6.5–6.6) and the unit of work the SQL strategies
+The capped batch insert (docs/design.md §6.5–6.6) and the unit of work the SQL strategies
 compose. Properties only a real database has (row locks, concurrent transactions, several
 processes sharing a SQLite file) run against the databases only.
 """

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -21,23 +20,7 @@ from fcfs.adapters.sql.tables import coupon, issued_coupon
 from fcfs.adapters.sql.uow import SqlUnitOfWork
 from fcfs.domain.coupon import NewCoupon, ValidityWindow
 from fcfs.domain.errors import StorageError
-from tests.support.stores import issued, sqlite_url
-
-
-@pytest.fixture(params=["mariadb", "sqlite"])
-def migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """MariaDB's `database_url` is migrated by the fixture; the SQLite file is migrated by the engine fixture."""
-    return request.getfixturevalue("database_url") if request.param == "mariadb" else sqlite_url(tmp_path)
-
-
-@pytest.fixture
-async def engine(migrated_url: str) -> AsyncIterator[AsyncEngine]:
-    await upgrade(migrated_url)
-    engine = create_engine(migrated_url, pool_size=2)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
+from tests.support.stores import issued
 
 
 def unused_port() -> int:
@@ -46,58 +29,58 @@ def unused_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def test_upgrading_twice_leaves_one_schema_at_head(engine: AsyncEngine, migrated_url: str) -> None:
-    await upgrade(migrated_url)
+async def test_upgrading_twice_leaves_one_schema_at_head(sql_engine: AsyncEngine, sql_url: str) -> None:
+    await upgrade(sql_url)
 
-    async with engine.connect() as conn:
+    async with sql_engine.connect() as conn:
         versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
         tables = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
-    assert versions == [ScriptDirectory.from_config(alembic_config(migrated_url)).get_current_head()]
+    assert versions == [ScriptDirectory.from_config(alembic_config(sql_url)).get_current_head()]
     assert {"coupon", "issued_coupon"} <= tables
 
 
-async def test_the_schema_refuses_a_second_row_for_the_same_user(engine: AsyncEngine) -> None:
-    created = await SqlCouponRepository(engine).add(NewCoupon("Unique", 10))
+async def test_the_schema_refuses_a_second_row_for_the_same_user(sql_engine: AsyncEngine) -> None:
+    created = await SqlCouponRepository(sql_engine).add(NewCoupon("Unique", 10))
     row = {"coupon_id": created.id, "user_id": 5, "issued_at": datetime.now(UTC)}
-    async with engine.begin() as conn:
+    async with sql_engine.begin() as conn:
         await conn.execute(insert(issued_coupon).values(row))
 
     with pytest.raises(IntegrityError):
-        async with engine.begin() as conn:
+        async with sql_engine.begin() as conn:
             await conn.execute(insert(issued_coupon).values(row))
 
-    async with engine.connect() as conn:
+    async with sql_engine.connect() as conn:
         rows = (await conn.execute(select(issued_coupon.c.id).where(issued_coupon.c.coupon_id == created.id))).all()
     assert len(rows) == 1
 
 
-async def test_the_schema_refuses_a_row_for_a_missing_coupon(engine: AsyncEngine) -> None:
+async def test_the_schema_refuses_a_row_for_a_missing_coupon(sql_engine: AsyncEngine) -> None:
     with pytest.raises(IntegrityError):
-        async with engine.begin() as conn:
+        async with sql_engine.begin() as conn:
             await conn.execute(insert(issued_coupon).values(coupon_id=999, user_id=1, issued_at=datetime.now(UTC)))
 
 
-async def test_times_come_back_in_utc_to_the_microsecond(engine: AsyncEngine) -> None:
+async def test_times_come_back_in_utc_to_the_microsecond(sql_engine: AsyncEngine) -> None:
     seoul = timezone(timedelta(hours=9))
     starts = datetime(2031, 5, 1, 18, 30, 15, 123456, tzinfo=seoul)
-    created = await SqlCouponRepository(engine).add(NewCoupon("Zones", 10, ValidityWindow(starts_at=starts)))
+    created = await SqlCouponRepository(sql_engine).add(NewCoupon("Zones", 10, ValidityWindow(starts_at=starts)))
 
-    found = await SqlCouponRepository(engine).get(created.id)
+    found = await SqlCouponRepository(sql_engine).get(created.id)
 
     assert found is not None
     assert found.window.starts_at == starts
     assert found.window.starts_at is not None
     assert found.window.starts_at.tzinfo is UTC
     assert found.window.starts_at.hour == 9
-    async with engine.connect() as conn:
+    async with sql_engine.connect() as conn:
         stored = (await conn.execute(text("SELECT starts_at FROM coupon WHERE id = :id"), {"id": created.id})).scalar()
     assert str(stored).startswith("2031-05-01 09:30:15.123456")
 
 
-async def test_ids_up_to_the_largest_64_bit_integer_are_stored(engine: AsyncEngine) -> None:
-    created = await SqlCouponRepository(engine).add(NewCoupon("Big ids", 10))
+async def test_ids_up_to_the_largest_64_bit_integer_are_stored(sql_engine: AsyncEngine) -> None:
+    created = await SqlCouponRepository(sql_engine).add(NewCoupon("Big ids", 10))
     largest = 2**63 - 1
-    repository = SqlIssuedCouponRepository(engine)
+    repository = SqlIssuedCouponRepository(sql_engine)
 
     result = await repository.persist_capped([issued(created.id, largest)])
 
@@ -105,25 +88,25 @@ async def test_ids_up_to_the_largest_64_bit_integer_are_stored(engine: AsyncEngi
     assert await repository.user_ids(created.id) == {largest}
 
 
-async def test_the_coupon_issued_count_starts_at_zero_without_being_told(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
+async def test_the_coupon_issued_count_starts_at_zero_without_being_told(sql_engine: AsyncEngine) -> None:
+    async with sql_engine.begin() as conn:
         result = await conn.execute(insert(coupon).values(name="Raw", total_quantity=3, created_at=datetime.now(UTC)))
         new_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
 
-    found = await SqlCouponRepository(engine).get(int(new_id or 0))
+    found = await SqlCouponRepository(sql_engine).get(int(new_id or 0))
     assert found is not None
     assert found.issued_quantity == 0
 
 
-async def test_a_row_added_in_a_transaction_carries_its_stored_id(engine: AsyncEngine) -> None:
-    created = await SqlCouponRepository(engine).add(NewCoupon("Ids", 10))
-    await SqlIssuedCouponRepository(engine).persist_capped([issued(created.id, 1)])
+async def test_a_row_added_in_a_transaction_carries_its_stored_id(sql_engine: AsyncEngine) -> None:
+    created = await SqlCouponRepository(sql_engine).add(NewCoupon("Ids", 10))
+    await SqlIssuedCouponRepository(sql_engine).persist_capped([issued(created.id, 1)])
 
-    async with SqlUnitOfWork(engine).begin() as tx:
+    async with SqlUnitOfWork(sql_engine).begin() as tx:
         added = await tx.add_issued(created.id, 2)
         await tx.commit()
 
-    stored = await SqlIssuedCouponRepository(engine).find(created.id, 2)
+    stored = await SqlIssuedCouponRepository(sql_engine).find(created.id, 2)
     assert added is not None
     assert stored is not None
     assert added.id == stored.id
@@ -135,8 +118,8 @@ async def test_an_unsupported_database_is_refused_up_front() -> None:
         create_engine("postgresql+asyncpg://localhost/fcfs")
 
 
-async def test_a_reachable_database_is_healthy(engine: AsyncEngine) -> None:
-    check = SqlHealthCheck(engine)
+async def test_a_reachable_database_is_healthy(sql_engine: AsyncEngine) -> None:
+    check = SqlHealthCheck(sql_engine)
 
     await check.check()
 

@@ -240,7 +240,7 @@ async def drained_audits(
 
 
 def assert_invariants(result: BurstResult, audits: dict[int, CouponAudit]) -> None:
-    """DESIGN.md §1 for every coupon, and no answer that the stores contradict."""
+    """docs/design.md §1 for every coupon, and no answer that the stores contradict."""
     codes = Counter(answer.code for _, answer in result.answers)
     unexpected = {code: n for code, n in codes.items() if code not in GRANTED | REFUSED | NOTHING_ISSUED}
     rows = {(coupon_id, user) for coupon_id, audit in audits.items() for user in audit.row_users}

@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
@@ -152,6 +152,27 @@ def claims_of(result: BurstResult, requests: list[Request]) -> Claims:
     unanswered.subtract(request for request, _ in result.answers)
     unknown = {user_of(request) for request, left in unanswered.items() if left > 0}
     return Claims(acked=acked, unknown=unknown)
+
+
+@dataclass
+class MidBurst:
+    """A `burst`'s `on_answer` that starts `fault` once, at the `after`-th answer, so the fault lands mid-burst.
+
+    The fault runs as a task beside the burst (the burst goes on meanwhile); `landed()` waits for it.
+    """
+
+    after: int
+    fault: Callable[[], Awaitable[object]]
+    answered: int = 0
+    _started: list[asyncio.Future[object]] = field(default_factory=list)
+
+    def __call__(self, count: int) -> None:
+        self.answered += count
+        if self.answered == self.after:
+            self._started.append(asyncio.ensure_future(self.fault()))
+
+    async def landed(self) -> None:
+        await asyncio.gather(*self._started)
 
 
 async def issue_burst(

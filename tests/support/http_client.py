@@ -22,7 +22,7 @@ async def make_coupon(client: AsyncTestClient[Litestar] | httpx.AsyncClient, tot
 
 
 def assert_envelope(response: Any, status: int, code: str) -> None:
-    """The response has the envelope of DESIGN.md §3, the status, and the code the outcome maps to."""
+    """The response has the envelope of docs/design.md §3, the status, and the code the outcome maps to."""
     assert response.status_code == status, response.text
     body = response.json()
     assert set(body) == {"isSuccess", "code", "message", "result"}

@@ -1,4 +1,4 @@
-"""A hypothesis state machine over the lua-async pipeline: the invariants of DESIGN.md §1 after every step.
+"""A hypothesis state machine over the lua-async pipeline: the invariants of docs/design.md §1 after every step.
 
 Steps: users issue (and issue again), the broker goes down or answers with an unknown
 outcome (written or not), the stock is reloaded, Redis loses its state (the gate and the
@@ -195,7 +195,7 @@ class IssuanceMachine(RuleBasedStateMachine):
     def _issue(self, user: int) -> IssueStatus | None:
         try:
             outcome = self.run(self.strategy.issue(IssueCommand(self.coupon_id, user)))
-        except PublishFailed:  # 503: the admission must have been given back exactly (DESIGN.md §6.3)
+        except PublishFailed:  # 503: the admission must have been given back exactly (docs/design.md §6.3)
             held = self.run(self.stores.gate.holds_user(self.coupon_id, user))
             assert not held, f"compensation: user {user} was answered 503 but the gate still holds them"
             return None
@@ -252,7 +252,7 @@ class IssuanceMachine(RuleBasedStateMachine):
         report = self.run(self.reconciliation.execute(self.coupon_id))
         self.reconciled |= set(report.republished)
 
-    # --- invariants (DESIGN.md §1) ---------------------------------------------------------------------------
+    # --- invariants (docs/design.md §1) ---------------------------------------------------------------------------
 
     def _rows(self) -> list[int]:
         return list(self.run(self.stores.row_users(self.coupon_id)))

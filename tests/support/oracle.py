@@ -1,4 +1,4 @@
-"""The oracle of the reliability suite: what clients were told against what the stores hold (DESIGN.md §1).
+"""The oracle of the reliability suite: what clients were told against what the stores hold (docs/design.md §1).
 
 After a test drove load, broke things and drained the pipeline, it hands the oracle the
 users told "issued" (`Claims.acked`), the users whose outcome nobody can know (their request
@@ -24,7 +24,7 @@ SHOWN = 20  # users listed per broken invariant
 
 
 class InvariantBroken(AssertionError):
-    """One or more invariants of DESIGN.md §1 do not hold; the message lists each, with users."""
+    """One or more invariants of docs/design.md §1 do not hold; the message lists each, with users."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ async def read_stored(
 
 
 def broken_invariants(stored: Stored, claims: Claims, *, conservation: bool = True) -> list[str]:
-    """Every invariant of DESIGN.md §1 that does not hold, as a sentence naming the users involved."""
+    """Every invariant of docs/design.md §1 that does not hold, as a sentence naming the users involved."""
     broken: list[str] = []
     rows, users = len(stored.row_users), stored.users
     if rows > stored.total:

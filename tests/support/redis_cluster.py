@@ -32,7 +32,7 @@ class ClusterUnavailable(RuntimeError):
 
 
 def coupon_slot(coupon_id: int) -> int:
-    """The slot of every key of a coupon: only the hash tag `{c:<id>}` is hashed (DESIGN.md §4)."""
+    """The slot of every key of a coupon: only the hash tag `{c:<id>}` is hashed (docs/design.md §4)."""
     return int(key_slot(f"{{c:{coupon_id}}}".encode()))
 
 

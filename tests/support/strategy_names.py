@@ -1,4 +1,4 @@
-"""The installed strategies by family, as the unit tests parametrize over them (DESIGN.md §7)."""
+"""The installed strategies by family, as the unit tests parametrize over them (docs/design.md §7)."""
 
 from __future__ import annotations
 

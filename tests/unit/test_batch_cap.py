@@ -1,4 +1,4 @@
-"""The batch cap (DESIGN.md §6.5–6.6) as a decision over plain values: no store, no fake."""
+"""The batch cap (docs/design.md §6.5–6.6) as a decision over plain values: no store, no fake."""
 
 from __future__ import annotations
 

@@ -55,12 +55,17 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
     return CliRunner().invoke(app, list(args), env=env)
 
 
+def assert_refused(outcome: Result, said: str) -> None:
+    """Exit 2 with `said` on stderr: the command refused before it started anything."""
+    assert outcome.exit_code == 2, outcome.output
+    assert said in outcome.stderr
+
+
 @pytest.mark.usefixtures("nothing_may_start")
 def test_serve_refuses_an_unknown_strategy_before_starting_anything(tmp_path: Path) -> None:
     outcome = invoke("serve", "--port", "1", env={"FCFS_STRATEGY": "bogus"})
 
-    assert outcome.exit_code == 2, outcome.output
-    assert "FCFS_STRATEGY='bogus'" in outcome.stderr
+    assert_refused(outcome, "FCFS_STRATEGY='bogus'")
     assert "Traceback" not in outcome.output
     assert not (tmp_path / ".fcfs").exists()
 
@@ -69,16 +74,14 @@ def test_serve_refuses_an_unknown_strategy_before_starting_anything(tmp_path: Pa
 def test_serve_refuses_a_strategy_whose_backend_is_not_configured() -> None:
     outcome = invoke("serve", "--no-embedded", env={"FCFS_STRATEGY": "lua"})
 
-    assert outcome.exit_code == 2, outcome.output
-    assert "FCFS_REDIS_URL" in outcome.stderr
+    assert_refused(outcome, "FCFS_REDIS_URL")
 
 
 @pytest.mark.usefixtures("nothing_may_start")
 def test_serve_refuses_a_malformed_setting_without_a_traceback() -> None:
     outcome = invoke("serve", env={"FCFS_DB_POOL_SIZE": "lots"})
 
-    assert outcome.exit_code == 2, outcome.output
-    assert "FCFS_DB_POOL_SIZE='lots' is not a valid int" in outcome.stderr
+    assert_refused(outcome, "FCFS_DB_POOL_SIZE='lots' is not a valid int")
     assert outcome.exception is None or isinstance(outcome.exception, SystemExit)
 
 
@@ -86,8 +89,7 @@ def test_serve_refuses_a_malformed_setting_without_a_traceback() -> None:
 def test_consume_without_a_broker_says_which_variable_to_set() -> None:
     outcome = invoke("consume")
 
-    assert outcome.exit_code == 2, outcome.output
-    assert "FCFS_KAFKA_BOOTSTRAP_SERVERS" in outcome.stderr
+    assert_refused(outcome, "FCFS_KAFKA_BOOTSTRAP_SERVERS")
 
 
 @pytest.mark.usefixtures("nothing_may_start")
@@ -102,8 +104,7 @@ def test_consume_check_without_a_consumer_exits_1() -> None:
 def test_demo_refuses_the_configured_strategy_when_it_cannot_run() -> None:
     outcome = invoke("demo", env={"FCFS_STRATEGY": "bogus"})
 
-    assert outcome.exit_code == 2, outcome.output
-    assert "FCFS_STRATEGY='bogus'" in outcome.stderr
+    assert_refused(outcome, "FCFS_STRATEGY='bogus'")
 
 
 @pytest.mark.usefixtures("nothing_may_start")
@@ -111,8 +112,7 @@ def test_demo_refuses_the_configured_strategy_when_it_cannot_run() -> None:
 def test_demo_refuses_a_worker_count_that_is_not_one_or_more(workers: str) -> None:
     outcome = invoke("demo", "--workers", workers)
 
-    assert outcome.exit_code == 2, outcome.output
-    assert "worker count" in outcome.stderr
+    assert_refused(outcome, "worker count")
     assert "Traceback" not in outcome.output
 
 
@@ -187,14 +187,12 @@ def test_plain_progress_writes_one_line_per_tenth() -> None:
 def test_loadtest_refuses_a_scheme_it_does_not_speak() -> None:
     outcome = invoke("loadtest", "ftp://127.0.0.1:1", "--coupon", "1")
 
-    assert outcome.exit_code == 2, outcome.output
-    assert "http:// or https://" in outcome.stderr
+    assert_refused(outcome, "http:// or https://")
 
 
 @pytest.mark.usefixtures("nothing_may_start")
 def test_reconcile_as_the_readme_shows_it_names_what_it_needs() -> None:
     outcome = invoke("reconcile", "--coupon", "1", "--dry-run")
 
-    assert outcome.exit_code == 2, outcome.output
-    assert "FCFS_KAFKA_BOOTSTRAP_SERVERS" in outcome.stderr
+    assert_refused(outcome, "FCFS_KAFKA_BOOTSTRAP_SERVERS")
     assert "FCFS_REDIS_URL" in outcome.stderr

@@ -1,4 +1,4 @@
-"""The wire format of CouponIssued (DESIGN.md §5): what round-trips, and why each bad record is refused."""
+"""The wire format of CouponIssued (docs/design.md §5): what round-trips, and why each bad record is refused."""
 
 from __future__ import annotations
 

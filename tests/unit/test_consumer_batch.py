@@ -1,4 +1,4 @@
-"""The consumer's batch use case (DESIGN.md §6.4–6.6) on the in-memory twins.
+"""The consumer's batch use case (docs/design.md §6.4–6.6) on the in-memory twins.
 
 Each defect of the original's consumer is a case here: a redelivered event made a second
 row; one bad record sent the whole batch to the dead-letter topic; nothing was retried.

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from fcfs.adapters.kafka.codec import Undecodable, decode_event, decode_events, encode_event
 from fcfs.domain.events import CouponIssued
 from fcfs.ports.consumer import ConsumedBatch
-from tests.unit.test_consumer_loop import TP0, TP1, FakeClient, Handler, consumer, log_of
+from tests.support.consumer_client import TP0, TP1, FakeClient, Handler, consumer, log_of
 
 
 class RewindableClient(FakeClient):

@@ -1,4 +1,4 @@
-"""Reconciliation (DESIGN.md §6.7) on the in-memory twins: what it reports, repairs, and holds back."""
+"""Reconciliation (docs/design.md §6.7) on the in-memory twins: what it reports, repairs, and holds back."""
 
 from __future__ import annotations
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
+from httpx import Response
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from fcfs.adapters.memory.idempotency import MemoryIdempotencyStore
@@ -25,11 +28,11 @@ pytestmark = pytest.mark.usefixtures("both_issue_paths")
 class CountingIssue:
     """The real use case behind a counter and a pause, so duplicates arrive while the first is in flight."""
 
-    def __init__(self, inner, pause: float = 0.05, failures: list[Exception] | None = None) -> None:  # noqa: ANN001
+    def __init__(self, inner, pause: float, failures: list[Exception], attempts: list[IssueCommand]) -> None:  # noqa: ANN001
         self.inner = inner
         self.pause = pause
-        self.failures = failures or []
-        self.attempts: list[IssueCommand] = []
+        self.failures = failures
+        self.attempts = attempts
 
     async def execute(self, command: IssueCommand, strategy: str | None = None) -> IssueOutcome:
         self.attempts.append(command)
@@ -39,13 +42,19 @@ class CountingIssue:
         return await self.inner.execute(command, strategy)
 
 
-def app_with(settings: Settings, wrap: Callable[[object], CountingIssue]):  # noqa: ANN201
+def counted_app(
+    settings: Settings, pause: float = 0.05, failures: list[Exception] | None = None
+) -> tuple[Litestar, list[IssueCommand]]:
+    """The memory app with its issue use case behind `CountingIssue`; the list holds every attempt it made."""
+    attempts: list[IssueCommand] = []
+
     @asynccontextmanager
     async def services() -> AsyncIterator[Services]:
         async with open_memory_services(settings) as opened:
-            yield dataclasses.replace(opened, issue_coupon=wrap(opened.issue_coupon))
+            counting = CountingIssue(opened.issue_coupon, pause, failures or [], attempts)
+            yield dataclasses.replace(opened, issue_coupon=counting)
 
-    return create_app(settings, services=services())
+    return create_app(settings, services=services()), attempts
 
 
 def issue(client: AsyncTestClient, coupon_id: int, user: int, key: str | None):  # type: ignore[type-arg]  # noqa: ANN201
@@ -53,14 +62,20 @@ def issue(client: AsyncTestClient, coupon_id: int, user: int, key: str | None): 
     return client.post(f"/api/v1/coupons/{coupon_id}/issue", json={"userId": user}, headers=headers)
 
 
+async def under_way(request: Coroutine[Any, Any, Response]) -> asyncio.Task[Response]:
+    """The first request, sent and given 0.1 s to claim its key, so the next one meets it in flight."""
+    first = asyncio.create_task(request)
+    await asyncio.sleep(0.1)
+    return first
+
+
 async def test_fifty_parallel_requests_with_one_key_make_one_attempt_and_get_identical_answers() -> None:
     settings = Settings(strategy="lua")
-    holder: list[CountingIssue] = []
-    app = app_with(settings, lambda inner: holder.append(CountingIssue(inner)) or holder[-1])
+    app, attempts = counted_app(settings)
     async with concurrent_client(app) as client:
         coupon_id = await make_coupon(client, total=5)
         answers = await asyncio.gather(*(issue(client, coupon_id, 7, "order-7") for _ in range(50)))
-        assert len(holder[0].attempts) == 1
+        assert len(attempts) == 1
         assert {(answer.status_code, answer.content) for answer in answers} == {
             (answers[0].status_code, answers[0].content)
         }
@@ -72,15 +87,14 @@ async def test_fifty_parallel_requests_with_one_key_make_one_attempt_and_get_ide
 
 async def test_the_key_is_scoped_to_the_coupon() -> None:
     settings = Settings(strategy="lua")
-    holder: list[CountingIssue] = []
-    app = app_with(settings, lambda inner: holder.append(CountingIssue(inner, pause=0)) or holder[-1])
+    app, attempts = counted_app(settings, pause=0)
     async with AsyncTestClient(app) as client:
         coupon_id = await make_coupon(client, total=5)
         other_coupon = await make_coupon(client, total=5)
         first = await issue(client, coupon_id, 1, "same")
         third = await issue(client, other_coupon, 1, "same")
         assert [answer.json()["result"]["userId"] for answer in (first, third)] == [1, 1]
-        assert len(holder[0].attempts) == 2
+        assert len(attempts) == 2
 
 
 # Item 13: the key reused for a different request is refused (IETF idempotency-key draft: 422), and a
@@ -89,31 +103,28 @@ async def test_the_key_is_scoped_to_the_coupon() -> None:
 
 async def test_the_key_reused_with_another_body_user_is_422_and_attempts_nothing() -> None:
     settings = Settings(strategy="lua")
-    holder: list[CountingIssue] = []
-    app = app_with(settings, lambda inner: holder.append(CountingIssue(inner, pause=0)) or holder[-1])
+    app, attempts = counted_app(settings, pause=0)
     async with AsyncTestClient(app) as client:
         coupon_id = await make_coupon(client, total=5)
         assert_envelope(await issue(client, coupon_id, 1, "same"), 200, "200")
         reused = await issue(client, coupon_id, 2, "same")
         assert_envelope(reused, 422, "G007")
         assert "Idempotent-Replayed" not in reused.headers
-        assert len(holder[0].attempts) == 1
+        assert len(attempts) == 1
         state = await client.get(f"/api/v1/coupons/{coupon_id}/issued/2")
         assert state.json()["result"]["state"] == "none"
 
 
 async def test_the_key_reused_while_the_first_is_in_flight_with_another_body_is_422_at_once() -> None:
     settings = Settings(strategy="lua", idempotency_wait_seconds=5)
-    holder: list[CountingIssue] = []
-    app = app_with(settings, lambda inner: holder.append(CountingIssue(inner, pause=0.3)) or holder[-1])
+    app, attempts = counted_app(settings, pause=0.3)
     async with concurrent_client(app) as client:
         coupon_id = await make_coupon(client)
-        first = asyncio.create_task(issue(client, coupon_id, 1, "busy"))
-        await asyncio.sleep(0.1)
+        first = await under_way(issue(client, coupon_id, 1, "busy"))
         assert_envelope(await issue(client, coupon_id, 2, "busy"), 422, "G007")
         assert not first.done()  # refused without waiting for the first answer
         assert_envelope(await first, 200, "200")
-        assert len(holder[0].attempts) == 1
+        assert len(attempts) == 1
 
 
 async def test_the_same_request_spelled_differently_is_replayed() -> None:
@@ -160,8 +171,7 @@ async def test_with_user_tokens_each_user_has_their_own_keys() -> None:
 
     secret = "s" * 32
     settings = Settings(strategy="lua", user_token_secret=secret)
-    holder: list[CountingIssue] = []
-    app = app_with(settings, lambda inner: holder.append(CountingIssue(inner, pause=0)) or holder[-1])
+    app, attempts = counted_app(settings, pause=0)
 
     def as_user(user: int) -> dict[str, str]:
         signed = jwt.encode({"sub": str(user), "exp": int(time.time()) + 60}, secret, algorithm="HS256")
@@ -173,7 +183,7 @@ async def test_with_user_tokens_each_user_has_their_own_keys() -> None:
         answers = [await client.post(url, json={}, headers=as_user(user)) for user in (1, 2, 1)]
         assert [answer.json()["result"]["userId"] for answer in answers] == [1, 2, 1]
         assert answers[2].headers["Idempotent-Replayed"] == "true"
-        assert len(holder[0].attempts) == 2
+        assert len(attempts) == 2
 
 
 async def test_a_replay_returns_the_first_answer_even_after_the_state_changed() -> None:
@@ -190,28 +200,24 @@ async def test_a_replay_returns_the_first_answer_even_after_the_state_changed() 
 
 async def test_an_undecided_answer_is_not_stored_so_a_retry_attempts_again() -> None:
     settings = Settings(strategy="lua")
-    holder: list[CountingIssue] = []
-    busy = [SystemBusy("bulkhead full")]
-    app = app_with(settings, lambda inner: holder.append(CountingIssue(inner, pause=0, failures=busy)) or holder[-1])
+    app, attempts = counted_app(settings, pause=0, failures=[SystemBusy("bulkhead full")])
     async with AsyncTestClient(app) as client:
         coupon_id = await make_coupon(client)
         assert_envelope(await issue(client, coupon_id, 3, "retry-me"), 503, "S002")
         assert_envelope(await issue(client, coupon_id, 3, "retry-me"), 200, "200")
         assert_envelope(await issue(client, coupon_id, 3, "retry-me"), 200, "200")
-        assert len(holder[0].attempts) == 2
+        assert len(attempts) == 2
 
 
 async def test_a_duplicate_that_waits_too_long_is_408_s003_and_the_first_still_wins() -> None:
     settings = Settings(strategy="lua", idempotency_wait_seconds=0.05)
-    holder: list[CountingIssue] = []
-    app = app_with(settings, lambda inner: holder.append(CountingIssue(inner, pause=0.5)) or holder[-1])
+    app, attempts = counted_app(settings, pause=0.5)
     async with concurrent_client(app) as client:
         coupon_id = await make_coupon(client)
-        first = asyncio.create_task(issue(client, coupon_id, 4, "slow"))
-        await asyncio.sleep(0.1)
+        first = await under_way(issue(client, coupon_id, 4, "slow"))
         assert_envelope(await issue(client, coupon_id, 4, "slow"), 408, "S003")
         assert_envelope(await first, 200, "200")
-        assert len(holder[0].attempts) == 1
+        assert len(attempts) == 1
 
 
 @pytest.mark.parametrize("key", ["x" * 129, "tab\there", "caf\u00e9", "new\nline"])

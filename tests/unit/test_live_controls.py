@@ -15,6 +15,7 @@ from fcfs.domain.coupon_state import CouponState, StateMark
 from fcfs.domain.errors import CouponClosed, CouponNotFound, InvalidInput, IssuancePaused
 from fcfs.domain.issuance import GateVerdict, IssueCommand, IssueStatus
 from fcfs.domain.use_cases import CloseIssuance, LoadStock, PauseIssuance, ResumeIssuance, TopUpStock
+from fcfs.ports.strategy import IssueStrategy
 from tests.support.memory_world import MemoryWorld, build
 from tests.support.strategy_names import GATED, SQL_SAFE, UNSAFE
 
@@ -39,6 +40,12 @@ def world() -> MemoryWorld:
     return MemoryWorld()
 
 
+@pytest.fixture(params=EVERY_STRATEGY)
+def strategy(request: pytest.FixtureRequest, world: MemoryWorld) -> IssueStrategy:
+    """Each strategy in turn, over this test's memory world."""
+    return build(request.param, world)
+
+
 @pytest.fixture
 def controls(world: MemoryWorld) -> Controls:
     return Controls(world)
@@ -49,11 +56,9 @@ async def persisted(world: MemoryWorld) -> int:
     return sum(len(world.rows(coupon_id)) for coupon_id in world.db.coupons)
 
 
-@pytest.mark.parametrize("name", EVERY_STRATEGY)
 async def test_a_paused_coupon_refuses_every_attempt_and_consumes_nothing(
-    world: MemoryWorld, controls: Controls, name: str
+    world: MemoryWorld, controls: Controls, strategy: IssueStrategy
 ) -> None:
-    strategy = build(name, world)
     coupon = await world.coupon(total=5)
     assert (await strategy.issue(IssueCommand(coupon.id, 1))).status.granted
     rows_before, stock_before = await persisted(world), await world.gate.remaining(coupon.id)
@@ -69,9 +74,7 @@ async def test_a_paused_coupon_refuses_every_attempt_and_consumes_nothing(
     assert world.stored(coupon.id).issued_quantity == rows_before
 
 
-@pytest.mark.parametrize("name", EVERY_STRATEGY)
-async def test_a_resumed_coupon_admits_again(world: MemoryWorld, controls: Controls, name: str) -> None:
-    strategy = build(name, world)
+async def test_a_resumed_coupon_admits_again(world: MemoryWorld, controls: Controls, strategy: IssueStrategy) -> None:
     coupon = await world.coupon(total=5)
     await controls.pause.execute(coupon.id)
     resumed = await controls.resume.execute(coupon.id)
@@ -80,11 +83,9 @@ async def test_a_resumed_coupon_admits_again(world: MemoryWorld, controls: Contr
     assert await persisted(world) == 1
 
 
-@pytest.mark.parametrize("name", EVERY_STRATEGY)
 async def test_a_closed_coupon_answers_not_open_and_consumes_nothing(
-    world: MemoryWorld, controls: Controls, name: str
+    world: MemoryWorld, controls: Controls, strategy: IssueStrategy
 ) -> None:
-    strategy = build(name, world)
     coupon = await world.coupon(total=5)
     await controls.close.execute(coupon.id)
     outcome = await strategy.issue(IssueCommand(coupon.id, 1))

@@ -1,4 +1,4 @@
-"""Reconcile's plan (DESIGN.md §6.7) over plain observed values: no store, no fake, no clock."""
+"""Reconcile's plan (docs/design.md §6.7) over plain observed values: no store, no fake, no clock."""
 
 from __future__ import annotations
 

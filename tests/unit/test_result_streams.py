@@ -1,4 +1,4 @@
-"""Results pushed over SSE (DESIGN.md §10), on the in-memory twins: the events, the refusals, the fan-out's bookkeeping."""
+"""Results pushed over SSE (docs/design.md §10), on the in-memory twins: the events, the refusals, the fan-out's bookkeeping."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Every strategy under a burst of concurrent attempts on the in-memory twins.
 
-The safe strategies keep invariants 1-4 (DESIGN.md §1); `no-lock` and `synchronized`
+The safe strategies keep invariants 1-4 (docs/design.md §1); `no-lock` and `synchronized`
 are shown to break invariant 1, which is why they exist.
 """
 

@@ -15,7 +15,7 @@ from fcfs.ports.strategy import Capability, StrategyFactory
 from tests.support.memory_world import MemoryWorld
 from tests.support.plugin_strategy import EchoStrategy
 
-CROSS_PROCESS_SAFE = {  # DESIGN.md §7
+CROSS_PROCESS_SAFE = {  # docs/design.md §7
     "no-lock": False,
     "synchronized": False,
     "synchronized-commit": False,

@@ -1,4 +1,4 @@
-"""The consumer's batch writer, announcing each committed batch's results (DESIGN.md §10)."""
+"""The consumer's batch writer, announcing each committed batch's results (docs/design.md §10)."""
 
 from __future__ import annotations
 

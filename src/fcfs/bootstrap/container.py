@@ -10,8 +10,7 @@ provider the same way.
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from dependency_injector import containers, providers
 
@@ -32,15 +31,9 @@ from fcfs.bootstrap.observability.instrumented_storage import InstrumentedIssued
 from fcfs.bootstrap.observability.metrics import process_metrics
 from fcfs.bootstrap.observability.tallied_issue import TalliedIssueCoupon
 from fcfs.bootstrap.plugins import StrategyRegistry, discover, scale_out
+from fcfs.bootstrap.services import Services, resolved, settled, started
 from fcfs.bootstrap.settings import Settings
-from fcfs.bootstrap.sold_out import (
-    FlagClearingDeleteCoupon,
-    FlagClearingLoadStock,
-    FlagClearingStateChange,
-    FlagClearingTopUp,
-    SoldOutFlags,
-    SoldOutShortcut,
-)
+from fcfs.bootstrap.sold_out import FlagClearing, SoldOutFlags, SoldOutShortcut
 from fcfs.domain.use_cases import (
     AdmissionGuard,
     AuditCoupon,
@@ -57,48 +50,24 @@ from fcfs.domain.use_cases import (
     ReadUserIssue,
     RecordAdminAction,
     ResumeIssuance,
-    StateChanged,
-    StockLoaded,
-    StockToppedUp,
     TopUpStock,
 )
-from fcfs.ports.health import DependencyCheck  # runtime: Litestar resolves `Services` hints
-from fcfs.ports.idempotency import IdempotencyStore
-from fcfs.ports.notifications import IssueResults
-from fcfs.ports.rate_limit import RateLimiter
 from fcfs.ports.strategy import StrategyKit
-from fcfs.ports.use_cases import ChangesCouponState, DeletesCoupons, IssuesCoupons, LoadsStock, TopsUpStock
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable
+    from collections.abc import AsyncIterator
 
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Services:
-    """Everything an entrypoint needs, resolved once per process."""
-
-    settings: Settings
-    strategies: StrategyRegistry
-    create_coupon: CreateCoupon
-    load_stock: LoadsStock[StockLoaded]
-    issue_coupon: IssuesCoupons
-    read_coupon: ReadCoupon
-    read_user_issue: ReadUserIssue
-    delete_coupon: DeletesCoupons
-    audit_coupon: AuditCoupon
-    record_admin_action: RecordAdminAction
-    read_audit_trail: ReadAuditTrail
-    pause_issuance: ChangesCouponState[StateChanged]
-    resume_issuance: ChangesCouponState[StateChanged]
-    close_issuance: ChangesCouponState[StateChanged]
-    top_up_stock: TopsUpStock[StockToppedUp]
-    checks: list[DependencyCheck]
-    idempotency: IdempotencyStore
-    rate_limiter: RateLimiter | None
-    issue_results: IssueResults | None = None  # listeners for results pushed by the consumer (DESIGN.md §10)
-    live_view: ReadLiveView | None = None  # the live view's snapshots (docs/design.md, the live view)
+__all__ = [  # `Services` and the start-up helpers live in `services.py`; importers of this module still find them
+    "Container",
+    "Services",
+    "migrate",
+    "open_memory_services",
+    "open_services",
+    "resolved",
+    "settled",
+    "started",
+    "use_memory_backends",
+]
 
 
 class Container(containers.DeclarativeContainer):
@@ -183,28 +152,28 @@ class Container(containers.DeclarativeContainer):
         strategies=strategies,
         create_coupon=providers.Singleton(CreateCoupon, coupons),
         load_stock=providers.Singleton(
-            FlagClearingLoadStock, providers.Singleton(LoadStock, coupons, issued_rows, gate_stock), sold_out
+            FlagClearing, providers.Singleton(LoadStock, coupons, issued_rows, gate_stock).provided.execute, sold_out
         ),
         issue_coupon=tallied_issue,
         read_coupon=providers.Singleton(ReadCoupon, coupons, issued_rows, gate_stock, admissions),
         read_user_issue=providers.Singleton(ReadUserIssue, coupons, issued_rows, gate_stock),
         delete_coupon=providers.Singleton(
-            FlagClearingDeleteCoupon, providers.Singleton(DeleteCoupon, coupons, gate_stock, windows), sold_out
+            FlagClearing, providers.Singleton(DeleteCoupon, coupons, gate_stock, windows).provided.execute, sold_out
         ),
         audit_coupon=providers.Singleton(AuditCoupon, coupons, issued_rows, gate_stock),
         record_admin_action=providers.Singleton(RecordAdminAction, audit_log, clock),
         read_audit_trail=providers.Singleton(ReadAuditTrail, audit_log, coupons),
         pause_issuance=providers.Singleton(
-            FlagClearingStateChange, providers.Singleton(PauseIssuance, controls, gate_stock), sold_out
+            FlagClearing, providers.Singleton(PauseIssuance, controls, gate_stock).provided.execute, sold_out
         ),
         resume_issuance=providers.Singleton(
-            FlagClearingStateChange, providers.Singleton(ResumeIssuance, controls, gate_stock), sold_out
+            FlagClearing, providers.Singleton(ResumeIssuance, controls, gate_stock).provided.execute, sold_out
         ),
         close_issuance=providers.Singleton(
-            FlagClearingStateChange, providers.Singleton(CloseIssuance, controls, gate_stock), sold_out
+            FlagClearing, providers.Singleton(CloseIssuance, controls, gate_stock).provided.execute, sold_out
         ),
         top_up_stock=providers.Singleton(
-            FlagClearingTopUp, providers.Singleton(TopUpStock, coupons, controls, gate_stock), sold_out
+            FlagClearing, providers.Singleton(TopUpStock, coupons, controls, gate_stock).provided.execute, sold_out
         ),
         checks=checks,
         idempotency=idempotency,
@@ -249,27 +218,6 @@ def use_memory_backends(container: Container) -> Container:
         results=providers.Singleton(MemoryIssueResults),
     )
     return container
-
-
-async def settled(pending: Awaitable[object] | None) -> None:
-    """dependency-injector answers an awaitable only when some resource is async; the memory graph has none."""
-    if pending is not None:
-        await pending
-
-
-async def resolved(provider: providers.Provider[T]) -> T:
-    """The provided object, whether or not the provider depends on an async resource."""
-    provider.enable_async_mode()
-    return await provider.async_()
-
-
-@asynccontextmanager
-async def started(container: Container) -> AsyncIterator[Services]:
-    await settled(container.init_resources())
-    try:
-        yield await resolved(container.services)
-    finally:
-        await settled(container.shutdown_resources())
 
 
 @asynccontextmanager

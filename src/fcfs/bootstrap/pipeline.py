@@ -1,4 +1,4 @@
-"""The pipeline's composition root: the consumer process and reconciliation (DESIGN.md §5, §6.4-6.7).
+"""The pipeline's composition root: the consumer process and reconciliation (docs/design.md §5, §6.4-6.7).
 
 `PipelineContainer` is the API's graph plus the consumer's and reconciliation's parts; each
 entry point starts only the resources it uses (the consumer: the engine, and the producer for
@@ -116,7 +116,7 @@ class PipelineContainer(Container):
         providers.Singleton(dead_letter_publisher, Container.producer, Container.settings),
         Container.metrics,
     )
-    announced_issued = providers.Singleton(  # each committed batch's results, pushed to listeners (DESIGN.md §10)
+    announced_issued = providers.Singleton(  # each committed batch's results, pushed to listeners (docs/design.md §10)
         announced_writer,
         Container.issued,
         providers.Singleton(backends.result_notifier, Container.redis, Container.settings),

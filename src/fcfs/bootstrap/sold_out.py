@@ -16,15 +16,18 @@ moment it answered; only the code differs, for at most `ttl`.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Concatenate, Generic, ParamSpec, TypeVar
 
 from fcfs.domain.issuance import IssueOutcome, IssueStatus
-from fcfs.ports.use_cases import ChangesCouponState, DeletesCoupons, IssuesCoupons, LoadsStock, Report_co, TopsUpStock
+from fcfs.ports.use_cases import IssuesCoupons
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from fcfs.domain.issuance import IssueCommand
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class SoldOutFlags:
@@ -60,49 +63,19 @@ class SoldOutShortcut(IssuesCoupons):
         return outcome
 
 
-class FlagClearingLoadStock(LoadsStock[Report_co]):
-    def __init__(self, inner: LoadsStock[Report_co], flags: SoldOutFlags) -> None:
+class FlagClearing(Generic[P, R]):
+    """Any use case keyed by coupon (load stock, top-up, pause, resume, close, delete) that ends with the flag cleared.
+
+    It clears whether the change succeeded or not: a half-done change must not be hidden
+    behind a sold-out answer either.
+    """
+
+    def __init__(self, inner: Callable[Concatenate[int, P], Awaitable[R]], flags: SoldOutFlags) -> None:
         self._inner = inner
         self._flags = flags
 
-    async def execute(self, coupon_id: int, quantity: int | None = None) -> Report_co:
+    async def execute(self, coupon_id: int, /, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return await self._inner.execute(coupon_id, quantity)
-        finally:
-            self._flags.clear(coupon_id)
-
-
-class FlagClearingDeleteCoupon(DeletesCoupons):
-    def __init__(self, inner: DeletesCoupons, flags: SoldOutFlags) -> None:
-        self._inner = inner
-        self._flags = flags
-
-    async def execute(self, coupon_id: int) -> None:
-        try:
-            await self._inner.execute(coupon_id)
-        finally:
-            self._flags.clear(coupon_id)
-
-
-class FlagClearingStateChange(ChangesCouponState[Report_co]):
-    def __init__(self, inner: ChangesCouponState[Report_co], flags: SoldOutFlags) -> None:
-        self._inner = inner
-        self._flags = flags
-
-    async def execute(self, coupon_id: int) -> Report_co:
-        try:
-            return await self._inner.execute(coupon_id)
-        finally:
-            self._flags.clear(coupon_id)
-
-
-class FlagClearingTopUp(TopsUpStock[Report_co]):
-    def __init__(self, inner: TopsUpStock[Report_co], flags: SoldOutFlags) -> None:
-        self._inner = inner
-        self._flags = flags
-
-    async def execute(self, coupon_id: int, *, add: int | None = None, total_quantity: int | None = None) -> Report_co:
-        try:
-            return await self._inner.execute(coupon_id, add=add, total_quantity=total_quantity)
+            return await self._inner(coupon_id, *args, **kwargs)
         finally:
             self._flags.clear(coupon_id)

@@ -8,7 +8,7 @@ the envelope code the action answered ("200", "C009", "G002", ...).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -48,32 +48,14 @@ class NewAuditEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """A recorded action; ids grow with time, so they order the trail and serve as its page cursor."""
+class AuditEntry(NewAuditEntry):
+    """A recorded action: what was asked, plus the log's id. Ids grow with time: they order the trail and page it."""
 
-    id: int
-    action: AdminAction
-    coupon_id: int | None
-    parameters: Mapping[str, object]
-    outcome: str
-    request_id: str | None
-    client_address: str
-    actor: str
-    at: datetime
+    id: int = field(kw_only=True)
 
     @classmethod
     def of(cls, entry_id: int, new: NewAuditEntry) -> AuditEntry:
-        return cls(
-            entry_id,
-            new.action,
-            new.coupon_id,
-            new.parameters,
-            new.outcome,
-            new.request_id,
-            new.client_address,
-            new.actor,
-            new.at,
-        )
+        return cls(**{f.name: getattr(new, f.name) for f in fields(NewAuditEntry)}, id=entry_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""The database cap of DESIGN.md §6.5–6.6 as a decision over observed values.
+"""The database cap of docs/design.md §6.5–6.6 as a decision over observed values.
 
 Whoever persists a batch (the SQL adapter inside its row lock, the in-memory twin, the
 consumer's use case) observes which users already have rows and how much room the

@@ -17,11 +17,16 @@ MAX_NAME_LENGTH = 200
 MAX_TOTAL_QUANTITY = 10_000_000
 
 
+def ensure_int(value: object, what: str, low: int, high: int) -> int:
+    """`value` when it is an int (not a bool, not a float) from `low` to `high`; else `InvalidInput` naming `what`."""
+    if type(value) is not int or not low <= value <= high:
+        raise InvalidInput(f"{what} must be an integer from {low} to {high}")
+    return value
+
+
 def ensure_id(value: object, what: str) -> int:
     """Ids are positive 64-bit integers; anything else never reaches a key or a query."""
-    if type(value) is not int or not 1 <= value <= MAX_ID:
-        raise InvalidInput(f"{what} must be an integer from 1 to {MAX_ID}")
-    return value
+    return ensure_int(value, what, 1, MAX_ID)
 
 
 class WindowState(StrEnum):
@@ -65,8 +70,7 @@ class NewCoupon:
             raise InvalidInput("name must be a non-empty string")
         if len(self.name) > MAX_NAME_LENGTH:
             raise InvalidInput(f"name must be at most {MAX_NAME_LENGTH} characters")
-        if type(self.total_quantity) is not int or not 1 <= self.total_quantity <= MAX_TOTAL_QUANTITY:
-            raise InvalidInput(f"totalQuantity must be an integer from 1 to {MAX_TOTAL_QUANTITY}")
+        ensure_int(self.total_quantity, "totalQuantity", 1, MAX_TOTAL_QUANTITY)
 
 
 @dataclass(frozen=True, slots=True)

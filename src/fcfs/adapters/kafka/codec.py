@@ -1,4 +1,4 @@
-"""The wire format of `CouponIssued` (DESIGN.md §5), and why a record that does not fit it is refused.
+"""The wire format of `CouponIssued` (docs/design.md §5), and why a record that does not fit it is refused.
 
 Value: `{"eventId": uuid, "couponId": int, "userId": int, "issuedAt": RFC 3339 UTC, "version": 1}`;
 key: `<couponId>:<userId>`, so every event of one user lands on one partition, in order.

@@ -1,4 +1,4 @@
-"""The batch consumer loop (DESIGN.md §5, §6.4): poll, decode, hand the batch over, then commit.
+"""The batch consumer loop (docs/design.md §5, §6.4): poll, decode, hand the batch over, then commit.
 
 Offsets `{tp: last.offset + 1}` are committed only after the handler returned, that is
 after the database commit and after every dead letter was written. Nothing else commits:

@@ -1,16 +1,14 @@
-"""Dead letters (DESIGN.md §5): the original value and key, with headers saying where, why and after how many tries."""
+"""Dead letters (docs/design.md §5): the original value and key, with headers saying where, why, how often."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fcfs.adapters.kafka.delivery import deliver
+from fcfs.adapters.kafka.delivery import TopicWriter
 from fcfs.domain.errors import PublishFailed, PublishOutcomeUnknown
 from fcfs.ports.publisher import DeadLetterPublisher
 
 if TYPE_CHECKING:
-    from aiokafka import AIOKafkaProducer
-
     from fcfs.domain.events import IssueDeadLettered
 
 SOURCE_HEADER = "fcfs-dlt-source"
@@ -18,13 +16,8 @@ REASON_HEADER = "fcfs-dlt-reason"
 ATTEMPTS_HEADER = "fcfs-dlt-attempts"
 
 
-class KafkaDeadLetterPublisher(DeadLetterPublisher):
+class KafkaDeadLetterPublisher(TopicWriter, DeadLetterPublisher):
     """Any doubt is a failure here: a letter not known to be written must keep its batch uncommitted."""
-
-    def __init__(self, producer: AIOKafkaProducer, topic: str, send_timeout: float) -> None:
-        self._producer = producer
-        self._topic = topic
-        self._timeout = send_timeout
 
     async def dead_letter(self, letter: IssueDeadLettered) -> None:
         headers = [
@@ -33,6 +26,6 @@ class KafkaDeadLetterPublisher(DeadLetterPublisher):
             (ATTEMPTS_HEADER, str(letter.attempts).encode()),
         ]
         try:
-            await deliver(self._producer, self._topic, letter.raw_value, letter.key, self._timeout, headers)
+            await self._write(letter.raw_value, letter.key, headers)
         except PublishOutcomeUnknown as error:
             raise PublishFailed(f"dead letter not confirmed: {error.detail}") from error

@@ -91,6 +91,22 @@ async def reachable_leader(producer: AIOKafkaProducer, topic: str, partition: in
         raise PublishFailed(f"no connection to broker {leader}, the leader of {topic}[{partition}]")
 
 
+class TopicWriter:
+    """One topic on one producer, every record delivered by `deliver` within `send_timeout`.
+
+    The base of the publishers that write one record at a time (issued events, dead letters):
+    what a send answers is decided in one place.
+    """
+
+    def __init__(self, producer: AIOKafkaProducer, topic: str, send_timeout: float) -> None:
+        self._producer = producer
+        self._topic = topic
+        self._timeout = send_timeout
+
+    async def _write(self, value: bytes, key: bytes | None, headers: Sequence[tuple[str, bytes]] = ()) -> None:
+        await deliver(self._producer, self._topic, value, key, self._timeout, headers)
+
+
 def partition_of(key: bytes | None, partitions: list[int]) -> int:
     """Kafka's default choice (murmur2 of the key), so every publisher puts a key where Java clients would."""
     return int(_partitioner(key, partitions, partitions))

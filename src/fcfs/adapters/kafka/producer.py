@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -10,10 +9,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from fcfs.adapters.kafka.codec import encode_event, event_key
-from fcfs.adapters.kafka.delivery import deliver
+from fcfs.adapters.kafka.delivery import TopicWriter
 from fcfs.adapters.kafka.errors import broker_unavailable
+from fcfs.adapters.readiness import TimedCheck
 from fcfs.domain.errors import PublishFailed
-from fcfs.ports.health import DependencyCheck
 from fcfs.ports.publisher import IssueEventPublisher
 
 if TYPE_CHECKING:
@@ -52,32 +51,21 @@ async def open_producer(
         await producer.stop()
 
 
-class KafkaIssuePublisher(IssueEventPublisher):
+class KafkaIssuePublisher(TopicWriter, IssueEventPublisher):
     """Publishes to `topic` keyed `<couponId>:<userId>`; see `delivery` for what each error means."""
 
-    def __init__(self, producer: AIOKafkaProducer, topic: str, send_timeout: float) -> None:
-        self._producer = producer
-        self._topic = topic
-        self._timeout = send_timeout
-
     async def publish(self, event: CouponIssued) -> None:
-        await deliver(self._producer, self._topic, encode_event(event), event_key(event), self._timeout)
+        await self._write(encode_event(event), event_key(event))
 
 
-class KafkaHealthCheck(DependencyCheck):
+class KafkaHealthCheck(TimedCheck[AIOKafkaProducer]):
     """Ready when some broker answers a metadata request within `timeout`."""
 
     name = "broker"
+    too_slow = PublishFailed
 
-    def __init__(self, producer: AIOKafkaProducer, timeout: float = 2.0) -> None:
-        self._producer = producer
-        self._timeout = timeout
-
-    async def check(self) -> None:
+    async def _ask(self) -> None:
         try:
-            async with asyncio.timeout(self._timeout):
-                await self._producer.client.fetch_all_metadata()
-        except TimeoutError as error:
-            raise PublishFailed(f"broker did not answer within {self._timeout}s") from error
+            await self._client.client.fetch_all_metadata()
         except KafkaError as error:
             raise broker_unavailable(error) from error

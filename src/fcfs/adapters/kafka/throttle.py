@@ -1,4 +1,4 @@
-"""The consumer's throttle: at most `rate` records per second into the database (DESIGN.md §5)."""
+"""The consumer's throttle: at most `rate` records per second into the database (docs/design.md §5)."""
 
 from __future__ import annotations
 

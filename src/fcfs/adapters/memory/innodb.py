@@ -15,51 +15,41 @@ is only safe by luck of the twin's scheduling is caught in the unit tests:
 from __future__ import annotations
 
 import asyncio
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fcfs.adapters.memory.store import MemoryDatabase, MemoryTransaction, MemoryUnitOfWork
 from fcfs.domain.errors import StorageError
-from fcfs.ports.repositories import IssuanceTransaction, UnitOfWork
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     from fcfs.domain.coupon import Coupon, IssuedCoupon
 
 
-class InnoDbTransaction(IssuanceTransaction):
+class InnoDbTransaction(MemoryTransaction):
     """A `MemoryTransaction` that locks the coupon row on every write to it and orders duplicate inserts."""
 
-    def __init__(self, inner: MemoryTransaction, uow: InnoDbUnitOfWork) -> None:
-        self._inner = inner
+    def __init__(self, db: MemoryDatabase, uow: InnoDbUnitOfWork) -> None:
+        super().__init__(db)
         self._uow = uow
         self.inserted: list[tuple[int, int]] = []
 
     async def coupon(self, coupon_id: int, *, for_update: bool = False) -> Coupon | None:
         if for_update and self._holds_row(coupon_id):
-            return await self._inner.coupon(coupon_id)
-        return await self._inner.coupon(coupon_id, for_update=for_update)
-
-    async def count_issued(self, coupon_id: int) -> int:
-        return await self._inner.count_issued(coupon_id)
-
-    async def has_issued(self, coupon_id: int, user_id: int) -> bool:
-        return await self._inner.has_issued(coupon_id, user_id)
+            return await super().coupon(coupon_id)
+        return await super().coupon(coupon_id, for_update=for_update)
 
     async def reserve_slot(self, coupon_id: int) -> bool:
-        await self._lock_row(coupon_id)
-        return await self._inner.reserve_slot(coupon_id)
+        await self._lock_coupon_row(coupon_id)
+        return await super().reserve_slot(coupon_id)
 
     async def add_to_issued_quantity(self, coupon_id: int, amount: int) -> None:
-        await self._lock_row(coupon_id)
-        await self._inner.add_to_issued_quantity(coupon_id, amount)
+        await self._lock_coupon_row(coupon_id)
+        await super().add_to_issued_quantity(coupon_id, amount)
 
     async def add_issued(self, coupon_id: int, user_id: int, event_id: str | None = None) -> IssuedCoupon | None:
         key = (coupon_id, user_id)
         while key not in self.inserted and (other := self._uow.inserting.get(key)) is not None:
             await other.wait()
-        row = await self._inner.add_issued(coupon_id, user_id, event_id)
+        row = await super().add_issued(coupon_id, user_id, event_id)
         if row is not None and key not in self.inserted:
             self._uow.inserting[key] = asyncio.Event()
             self.inserted.append(key)
@@ -71,40 +61,32 @@ class InnoDbTransaction(IssuanceTransaction):
         if self._uow.failing_commits > 0:
             self._uow.failing_commits -= 1
             raise StorageError("commit failed (injected by the InnoDB twin)")
-        await self._inner.commit()
+        await super().commit()
+
+    def rollback(self) -> None:
+        """The transaction's end, committed or not: the inserts waiting on its keys go on."""
+        super().rollback()
+        for key in self.inserted:
+            self._uow.inserting.pop(key).set()
+        self.inserted.clear()
 
     def _holds_row(self, coupon_id: int) -> bool:
-        return self._uow.db.row_locks.get(coupon_id) in self._inner.held
+        return self._uow.db.row_locks.get(coupon_id) in self.held
 
-    async def _lock_row(self, coupon_id: int) -> None:
+    async def _lock_coupon_row(self, coupon_id: int) -> None:
         if not self._holds_row(coupon_id):
-            await self._inner.coupon(coupon_id, for_update=True)
+            await super().coupon(coupon_id, for_update=True)
 
 
-class InnoDbUnitOfWork(UnitOfWork):
+class InnoDbUnitOfWork(MemoryUnitOfWork):
     """Transactions over a `MemoryDatabase` as InnoDB would run them; `failing_commits` and `commit_turns` are knobs."""
 
     def __init__(self, db: MemoryDatabase, *, row_locks: bool = True, commit_turns: int = 0) -> None:
+        super().__init__(db, row_locks=row_locks)
         self.db = db
-        self._inner = MemoryUnitOfWork(db, row_locks=row_locks)
         self.commit_turns = commit_turns
         self.failing_commits = 0
         self.inserting: dict[tuple[int, int], asyncio.Event] = {}
 
-    @property
-    def supports_row_locks(self) -> bool:
-        return self._inner.supports_row_locks
-
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[IssuanceTransaction]:
-        tx: InnoDbTransaction | None = None
-        try:
-            async with self._inner.begin() as inner:
-                tx = InnoDbTransaction(inner, self)
-                yield tx
-        finally:
-            for key in tx.inserted if tx is not None else ():
-                self.inserting.pop(key).set()
-
-    def begin(self) -> AbstractAsyncContextManager[IssuanceTransaction]:
-        return self._transaction()
+    def _open(self) -> MemoryTransaction:
+        return InnoDbTransaction(self.db, self)

@@ -203,9 +203,13 @@ class MemoryUnitOfWork(UnitOfWork):
     def supports_row_locks(self) -> bool:
         return self._row_locks
 
+    def _open(self) -> MemoryTransaction:
+        """A new transaction on the database (the InnoDB twin opens its own kind)."""
+        return MemoryTransaction(self._db)
+
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[MemoryTransaction]:
-        tx = MemoryTransaction(self._db)
+        tx = self._open()
         try:
             yield tx
         finally:

@@ -1,4 +1,4 @@
-"""The Lua issuance gate (DESIGN.md §4): one EVALSHA per issue attempt, atomic in Redis."""
+"""The Lua issuance gate (docs/design.md §4): one EVALSHA per issue attempt, atomic in Redis."""
 
 from __future__ import annotations
 

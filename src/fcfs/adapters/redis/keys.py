@@ -1,4 +1,4 @@
-"""Key names (DESIGN.md §4). Built only from validated ints and a checked prefix, never from raw input.
+"""Key names (docs/design.md §4). Built only from validated ints and a checked prefix, never from raw input.
 
 `<prefix>:{c:<couponId>}:stock|users|state|unconfirmed|lock` share the hash tag `{c:<couponId>}`,
 so one coupon's keys live in one Redis Cluster slot and a script may touch them together.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import structlog
 from redis.asyncio.lock import Lock
@@ -33,33 +33,30 @@ if TYPE_CHECKING:
 log = structlog.get_logger("fcfs.redis.locks")
 
 
-class RedisDistributedLock(KeyedLock):
-    """redis-py's lock, Redisson-style: a lease (`SET NX PX`) and a bounded blocking wait.
+class _LeasedLock(KeyedLock):
+    """What both locks are made of: a client, a key space, a lease and a bounded wait."""
 
-    Waiters poll every `retry_interval` seconds; release is redis-py's compare-and-delete.
-    """
-
-    def __init__(
-        self,
-        client: RedisClient,
-        prefix: str,
-        lease_seconds: float,
-        wait_seconds: float,
-        *,
-        retry_interval: float = 0.02,
-    ) -> None:
+    def __init__(self, client: RedisClient, prefix: str, lease_seconds: float, wait_seconds: float) -> None:
         self._client = client
         self._keys = KeySpace(prefix)
         self._lease = lease_seconds
         self._wait = wait_seconds
-        self._interval = retry_interval
+
+
+class RedisDistributedLock(_LeasedLock):
+    """redis-py's lock, Redisson-style: a lease (`SET NX PX`) and a bounded blocking wait.
+
+    Waiters poll every `RETRY_INTERVAL` seconds; release is redis-py's compare-and-delete.
+    """
+
+    RETRY_INTERVAL: ClassVar[float] = 0.02
 
     def hold(self, key: str) -> AbstractAsyncContextManager[None]:
         lock = Lock(
             self._client,
             self._keys.lock(key),
             timeout=self._lease,
-            sleep=self._interval,
+            sleep=self.RETRY_INTERVAL,
             blocking_timeout=self._wait,
             thread_local=False,  # one event loop thread, many holders: the token lives on the instance
             raise_on_release_error=False,
@@ -90,29 +87,16 @@ class _DistributedHold:
             log.warning("lock_release_failed", lock=self._key, error=repr(error))
 
 
-class RedisSpinLock(KeyedLock):
+class RedisSpinLock(_LeasedLock):
     """Lettuce-style spin lock: `SET key token NX PX lease`, retried with capped exponential backoff.
 
-    The backoff doubles from `backoff_initial` to `backoff_max` and each sleep is jittered,
+    The backoff doubles from `BACKOFF_INITIAL` to `BACKOFF_MAX` seconds and each sleep is jittered,
     so waiters spread out instead of hitting Redis in lockstep. Release is compare-and-delete
     (`unlock.lua`): a holder whose lease expired never deletes the next holder's lock.
     """
 
-    def __init__(
-        self,
-        client: RedisClient,
-        prefix: str,
-        lease_seconds: float,
-        wait_seconds: float,
-        backoff_initial: float = 0.005,
-        backoff_max: float = 0.1,
-    ) -> None:
-        self._client = client
-        self._keys = KeySpace(prefix)
-        self._lease_ms = max(int(lease_seconds * 1000), 1)
-        self._wait = wait_seconds
-        self._backoff_initial = backoff_initial
-        self._backoff_max = backoff_max
+    BACKOFF_INITIAL: ClassVar[float] = 0.005
+    BACKOFF_MAX: ClassVar[float] = 0.1
 
     def hold(self, key: str) -> AbstractAsyncContextManager[None]:
         return _SpinHold(self, key, self._keys.lock(key))
@@ -122,17 +106,18 @@ class RedisSpinLock(KeyedLock):
         token = uuid.uuid4().hex
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._wait
-        delay = self._backoff_initial
+        delay = self.BACKOFF_INITIAL
+        lease_ms = max(int(self._lease * 1000), 1)
         while True:
             with gate_errors(f"acquire lock {key}"):
-                if await self._client.set(name, token, nx=True, px=self._lease_ms):
+                if await self._client.set(name, token, nx=True, px=lease_ms):
                     return token
             left = deadline - loop.time()
             if left <= 0:
                 raise WaitTimedOut(f"lock {key} not acquired within {self._wait}s")
             jittered = delay / 2 + random.uniform(0, delay / 2)  # noqa: S311  (jitter, not security)
             await asyncio.sleep(min(jittered, left))
-            delay = min(delay * 2, self._backoff_max)
+            delay = min(delay * 2, self.BACKOFF_MAX)
 
     async def _release(self, key: str, name: str, token: str) -> bool:
         """Delete the lock `name` only if `token` still owns it; False when the lease had expired."""

@@ -1,4 +1,4 @@
-"""The results channel of one coupon, and the consumer's side of it (DESIGN.md §10).
+"""The results channel of one coupon, and the consumer's side of it (docs/design.md §10).
 
 `<prefix>:{c:<couponId>}:results` carries the coupon's hash tag, so in a cluster the
 channel lives with the coupon's keys and uses sharded pub/sub (SPUBLISH / SSUBSCRIBE): a

@@ -1,7 +1,7 @@
-"""The ledger of events whose publish outcome is unknown (DESIGN.md §6.3), kept in Redis.
+"""The ledger of events whose publish outcome is unknown (docs/design.md §6.3), kept in Redis.
 
 One hash per coupon, `<prefix>:{c:<couponId>}:unconfirmed`, field `eventId` → the event as
-the wire JSON of DESIGN.md §5. It shares the coupon's slot and never expires: an entry
+the wire JSON of docs/design.md §5. It shares the coupon's slot and never expires: an entry
 leaves only when reconciliation settles it.
 """
 
@@ -54,7 +54,7 @@ class RedisUnconfirmedEvents(UnconfirmedEvents):
 
 
 def encode(event: CouponIssued) -> str:
-    """The wire JSON of DESIGN.md §5, `issuedAt` as RFC 3339 in UTC with a `Z`."""
+    """The wire JSON of docs/design.md §5, `issuedAt` as RFC 3339 in UTC with a `Z`."""
     issued_at = event.issued_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
     return json.dumps(
         {

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sqlalchemy import select, update
 
-from fcfs.adapters.sql.engine import for_writes
+from fcfs.adapters.sql.engine import SqlStore
 from fcfs.adapters.sql.errors import storage_errors
 from fcfs.adapters.sql.tables import coupon
 from fcfs.ports.admission import AdmissionLedger
 
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
 
-
-class SqlAdmissionLedger(AdmissionLedger):
+class SqlAdmissionLedger(SqlStore, AdmissionLedger):
     """The conditional UPDATE is the atomic step: only a NULL column takes a family.
 
     The value is read back in the same transaction (not taken from the rowcount, which
     on MySQL without `CLIENT_FOUND_ROWS` is 0 for an UPDATE that changes nothing).
     """
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._writer = for_writes(engine)
 
     async def claim(self, coupon_id: int, family: str) -> str | None:
         record = update(coupon).where(coupon.c.id == coupon_id, coupon.c.admission.is_(None)).values(admission=family)

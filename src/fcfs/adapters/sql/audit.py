@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select
 
-from fcfs.adapters.sql.engine import for_writes
+from fcfs.adapters.sql.engine import SqlStore
 from fcfs.adapters.sql.errors import storage_errors
 from fcfs.adapters.sql.tables import admin_audit
 from fcfs.domain.audit import AdminAction, AuditEntry
@@ -21,16 +21,11 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from sqlalchemy.engine import Row
-    from sqlalchemy.ext.asyncio import AsyncEngine
 
     from fcfs.domain.audit import NewAuditEntry
 
 
-class SqlAuditLog(AuditLog):
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._writer = for_writes(engine)
-
+class SqlAuditLog(SqlStore, AuditLog):
     async def record(self, entry: NewAuditEntry) -> AuditEntry:
         values = {
             "action": entry.action.value,

@@ -1,4 +1,4 @@
-"""The capped, idempotent batch insert of DESIGN.md §6.5–6.6, inside one open transaction.
+"""The capped, idempotent batch insert of docs/design.md §6.5–6.6, inside one open transaction.
 
 Per coupon, in ascending id order (so two batches lock rows in the same order and cannot
 deadlock on each other): lock the coupon row, insert the batch's users only while they fit

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
-from fcfs.adapters.sql.engine import for_writes
+from fcfs.adapters.sql.engine import SqlStore
 from fcfs.adapters.sql.errors import storage_errors
 from fcfs.adapters.sql.tables import coupon
 from fcfs.domain.coupon_state import CouponState, StateMark
@@ -22,13 +22,8 @@ from fcfs.ports.controls import CouponControls
 if TYPE_CHECKING:
     from collections.abc import Set as AbstractSet
 
-    from sqlalchemy.ext.asyncio import AsyncEngine
 
-
-class SqlCouponControls(CouponControls):
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._writer = for_writes(engine)
-
+class SqlCouponControls(SqlStore, CouponControls):
     async def change_state(
         self, coupon_id: int, target: CouponState, allowed_from: AbstractSet[CouponState]
     ) -> StateMark | None:

@@ -74,6 +74,14 @@ def for_writes(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(**{WRITE_OPTION: True})
 
 
+class SqlStore:
+    """The base of the adapters over one pool: `_engine` reads, `_writer` opens the transactions that write."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._writer = for_writes(engine)
+
+
 def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, func, insert, select
 
 from fcfs.adapters.sql.batch import BatchOutcome, by_coupon, persist_coupon_events
-from fcfs.adapters.sql.engine import for_writes
+from fcfs.adapters.sql.engine import SqlStore
 from fcfs.adapters.sql.errors import storage_errors
 from fcfs.adapters.sql.statements import insert_issued_for
 from fcfs.adapters.sql.tables import coupon, issued_coupon, to_coupon, to_issued
@@ -28,11 +28,7 @@ if TYPE_CHECKING:
     from fcfs.domain.events import CouponIssued
 
 
-class SqlCouponRepository(CouponRepository):
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._writer = for_writes(engine)
-
+class SqlCouponRepository(SqlStore, CouponRepository):
     async def add(self, new: NewCoupon) -> Coupon:
         created_at = datetime.now(UTC)
         values = {
@@ -68,10 +64,9 @@ class SqlCouponRepository(CouponRepository):
         return True
 
 
-class SqlIssuedCouponRepository(IssuedCouponRepository, IssuedBatchWriter):
+class SqlIssuedCouponRepository(SqlStore, IssuedCouponRepository, IssuedBatchWriter):
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._writer = for_writes(engine)
+        super().__init__(engine)
         self._insert_issued = insert_issued_for(engine.dialect.name)
 
     async def find(self, coupon_id: int, user_id: int) -> IssuedCoupon | None:

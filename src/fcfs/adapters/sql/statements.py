@@ -1,4 +1,4 @@
-"""Dialect-specific statements: the idempotent insert (never `INSERT IGNORE`, DESIGN.md §6.5).
+"""Dialect-specific statements: the idempotent insert (never `INSERT IGNORE`, docs/design.md §6.5).
 
 The consumer's batch insert on MariaDB/MySQL is written as SQL text built only from values
 whose every character is known: integers checked to be ids, timestamps formatted into

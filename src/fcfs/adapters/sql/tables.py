@@ -1,4 +1,4 @@
-"""The two tables of DESIGN.md §3b, for MariaDB/MySQL and SQLite alike.
+"""The two tables of docs/design.md §3b, for MariaDB/MySQL and SQLite alike.
 
 The migrations in `migrations/versions` create the same schema by hand; these objects are
 what the queries are built from. `UNIQUE (coupon_id, user_id)` is what makes a redelivered
@@ -39,6 +39,7 @@ from fcfs.domain.coupon_state import CouponState
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Dialect, Row
+    from sqlalchemy.sql.schema import SchemaItem
     from sqlalchemy.types import TypeEngine
 
 MYSQL_DIALECTS = ("mysql", "mariadb")
@@ -83,10 +84,22 @@ def _id_type() -> TypeEngine[int]:
 
 metadata = MetaData()
 
-coupon = Table(
+
+def _table(name: str, *columns: SchemaItem) -> Table:
+    """Every table: an id that is never reused (see above) first, InnoDB, and full UTF-8."""
+    return Table(
+        name,
+        metadata,
+        Column("id", _id_type(), primary_key=True, autoincrement=True),
+        *columns,
+        mysql_engine="InnoDB",
+        mysql_charset="utf8mb4",
+        sqlite_autoincrement=True,
+    )
+
+
+coupon = _table(
     "coupon",
-    metadata,
-    Column("id", _id_type(), primary_key=True, autoincrement=True),
     Column("name", String(MAX_NAME_LENGTH), nullable=False),
     Column("total_quantity", Integer, nullable=False),
     Column("issued_quantity", Integer, nullable=False, default=0, server_default=text("0")),
@@ -96,15 +109,10 @@ coupon = Table(
     Column("admission", String(ADMISSION_LENGTH), nullable=True),
     Column("state", String(STATE_LENGTH), nullable=False, default="open", server_default=text("'open'")),
     Column("state_version", Integer, nullable=False, default=0, server_default=text("0")),
-    mysql_engine="InnoDB",
-    mysql_charset="utf8mb4",
-    sqlite_autoincrement=True,
 )
 
-issued_coupon = Table(
+issued_coupon = _table(
     "issued_coupon",
-    metadata,
-    Column("id", _id_type(), primary_key=True, autoincrement=True),
     Column(
         "coupon_id",
         BigInteger,
@@ -115,16 +123,10 @@ issued_coupon = Table(
     Column("event_id", CHAR(EVENT_ID_LENGTH), nullable=True),
     Column("issued_at", UtcDateTime, nullable=False),
     UniqueConstraint("coupon_id", "user_id", name="uq_issued_coupon_coupon_user"),
-    mysql_engine="InnoDB",
-    mysql_charset="utf8mb4",
-    sqlite_autoincrement=True,
 )
 
-
-admin_audit = Table(
+admin_audit = _table(
     "admin_audit",
-    metadata,
-    Column("id", _id_type(), primary_key=True, autoincrement=True),
     Column("action", String(AUDIT_ACTION_LENGTH), nullable=False),
     Column("coupon_id", BigInteger, nullable=True),  # no foreign key: the trail outlives its coupon
     Column("parameters", Text().with_variant(mysql.MEDIUMTEXT(), *MYSQL_DIALECTS), nullable=False),
@@ -134,9 +136,6 @@ admin_audit = Table(
     Column("actor", String(AUDIT_TEXT_LENGTH), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_admin_audit_coupon_id", "coupon_id", "id"),
-    mysql_engine="InnoDB",
-    mysql_charset="utf8mb4",
-    sqlite_autoincrement=True,
 )
 
 

@@ -1,4 +1,4 @@
-"""What the stores hold for one coupon, so tests and the demo can check DESIGN.md §1."""
+"""What the stores hold for one coupon, so tests and the demo can check docs/design.md §1."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class AuditCoupon:
 
 @dataclass(frozen=True, slots=True)
 class CouponAudit:
-    """What the stores hold for one coupon, for checking the invariants of DESIGN.md §1."""
+    """What the stores hold for one coupon, for checking the invariants of docs/design.md §1."""
 
     coupon_id: int
     total_quantity: int

@@ -1,4 +1,4 @@
-"""The consumer's use case: persist a batch, dead-letter what never can be (DESIGN.md §6.4–6.6)."""
+"""The consumer's use case: persist a batch, dead-letter what never can be (docs/design.md §6.4–6.6)."""
 
 from __future__ import annotations
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from fcfs.domain.audit import DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE, AuditPage
-from fcfs.domain.coupon import ensure_id
-from fcfs.domain.errors import CouponNotFound, InvalidInput
+from fcfs.domain.coupon import ensure_id, ensure_int
+from fcfs.domain.errors import CouponNotFound
 
 if TYPE_CHECKING:
     from fcfs.ports.audit import AuditLog
@@ -25,8 +25,7 @@ class ReadAuditTrail:
 
     async def execute(self, coupon_id: int, limit: int = DEFAULT_AUDIT_PAGE, before: int | None = None) -> AuditPage:
         ensure_id(coupon_id, "couponId")
-        if type(limit) is not int or not 1 <= limit <= MAX_AUDIT_PAGE:
-            raise InvalidInput(f"limit must be an integer from 1 to {MAX_AUDIT_PAGE}")
+        ensure_int(limit, "limit", 1, MAX_AUDIT_PAGE)
         if before is not None:
             ensure_id(before, "before")
         found = tuple(await self._log.entries(coupon_id, limit + 1, before))

@@ -5,19 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fcfs.domain.admission import trusts_gate_stock
-from fcfs.domain.coupon import Coupon, ensure_id, require
+from fcfs.domain.use_cases.coupon_reader import CouponReader
 
 if TYPE_CHECKING:
+    from fcfs.domain.coupon import Coupon
     from fcfs.ports.admission import AdmissionLedger
     from fcfs.ports.gate import GateStock
     from fcfs.ports.repositories import CouponRepository, IssuedCouponRepository
 
 
-class ReadCoupon:
+class ReadCoupon(CouponReader):
     """Issued count is the rows that exist; remaining is the gate's stock when it has one and
-    decides for the coupon (not when database-coordinated strategies issue it: the gate never
-    sees their admissions, so its stock would be stale)."""
+    decides for the coupon (see `CouponReader`), else what the total leaves."""
 
     def __init__(
         self,
@@ -26,20 +25,17 @@ class ReadCoupon:
         gate: GateStock | None,
         admissions: AdmissionLedger | None = None,
     ) -> None:
-        self._coupons = coupons
-        self._issued = issued
+        super().__init__(coupons, issued, admissions)
         self._gate = gate
-        self._admissions = admissions
 
     async def execute(self, coupon_id: int) -> CouponView:
-        ensure_id(coupon_id, "couponId")
-        coupon = require(await self._coupons.get(coupon_id), coupon_id)
+        coupon = await self._coupon(coupon_id)
         issued_count = await self._issued.count(coupon_id)
         gate_stock = await self._gate.remaining(coupon_id) if self._gate is not None else None
         left = max(coupon.total_quantity - issued_count, 0)
         if gate_stock is None:
             return CouponView(coupon, left, issued_count, False)
-        if self._admissions is not None and not trusts_gate_stock(await self._admissions.family(coupon_id)):
+        if not await self._gate_decides(coupon_id):
             return CouponView(coupon, left, issued_count, True)
         return CouponView(coupon, gate_stock, issued_count, True)
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from fcfs.domain.admission import trusts_gate_stock
-from fcfs.domain.coupon import ensure_id, require
 from fcfs.domain.errors import TemporaryFailure
 from fcfs.domain.live_view import LiveSnapshot, live_snapshot
+from fcfs.domain.use_cases.coupon_reader import CouponReader
 
 if TYPE_CHECKING:
     from fcfs.ports.admission import AdmissionLedger
@@ -17,7 +16,7 @@ if TYPE_CHECKING:
     from fcfs.ports.repositories import CouponRepository, IssuedCouponRepository
 
 
-class ReadLiveView:
+class ReadLiveView(CouponReader):
     """The coupon row first (404 C001 for none), then the gate, the rows, the family and the lag at once.
 
     The answers are those of the second before `second`: that second is over, so every
@@ -33,25 +32,19 @@ class ReadLiveView:
         admissions: AdmissionLedger | None = None,
         lag: ConsumerLag | None = None,
     ) -> None:
-        self._coupons = coupons
-        self._issued = issued
+        super().__init__(coupons, issued, admissions)
         self._counters = counters
-        self._admissions = admissions
         self._lag = lag
 
     async def execute(self, coupon_id: int, second: int) -> LiveSnapshot:
-        ensure_id(coupon_id, "couponId")
-        coupon = require(await self._coupons.get(coupon_id), coupon_id)
-        gate, persisted, family, lag = await asyncio.gather(
+        coupon = await self._coupon(coupon_id)
+        gate, persisted, gate_decides, lag = await asyncio.gather(
             self._counters.read(coupon_id, second - 1),
             self._issued.count(coupon_id),
-            self._family(coupon_id),
+            self._gate_decides(coupon_id),
             self._consumer_lag(),
         )
-        return live_snapshot(coupon, second, persisted, gate, gate_decides=trusts_gate_stock(family), lag=lag)
-
-    async def _family(self, coupon_id: int) -> str | None:
-        return await self._admissions.family(coupon_id) if self._admissions is not None else None
+        return live_snapshot(coupon, second, persisted, gate, gate_decides=gate_decides, lag=lag)
 
     async def _consumer_lag(self) -> int | None:
         if self._lag is None:

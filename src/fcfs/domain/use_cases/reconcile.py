@@ -1,4 +1,4 @@
-"""Reconciliation (DESIGN.md §6.7): observe, plan (`reconcile_plan`), then carry the plan out."""
+"""Reconciliation (docs/design.md §6.7): observe, plan (`reconcile_plan`), then carry the plan out."""
 
 from __future__ import annotations
 

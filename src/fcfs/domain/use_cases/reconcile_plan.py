@@ -1,4 +1,4 @@
-"""Reconcile's decisions (DESIGN.md §6.7) as pure functions over what was observed.
+"""Reconcile's decisions (docs/design.md §6.7) as pure functions over what was observed.
 
 Nothing here reads a store or the clock: `Reconcile` observes, calls `plan_reconcile`
 and carries the plan out, so every branch is testable with plain values.

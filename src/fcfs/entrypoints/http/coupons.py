@@ -1,4 +1,4 @@
-"""Coupon endpoints (DESIGN.md §3). Each handler: parse → command → use case → envelope."""
+"""Coupon endpoints (docs/design.md §3). Each handler: parse → command → use case → envelope."""
 
 from __future__ import annotations
 
@@ -55,10 +55,14 @@ def _utc(moment: datetime | None, what: str) -> datetime | None:
     return moment
 
 
-class CouponController(Controller):
+class CouponRoutes(Controller):
+    """Where every coupon operation lives in the API and in its documentation."""
+
     path = "/api/v1/coupons"
     tags = ["coupons"]  # noqa: RUF012
 
+
+class CouponController(CouponRoutes):
     @post(
         "/",
         operation_class=documented((201, 400, 401, 413, 415, 500), CreateCouponBody),

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from litestar import Controller, Response, post
+from litestar import Response, post
 
 from fcfs.domain.errors import Code
 from fcfs.entrypoints.http.auth import AnyRequest, require_admin
-from fcfs.entrypoints.http.coupons import CouponIdParam
+from fcfs.entrypoints.http.coupons import CouponIdParam, CouponRoutes
 from fcfs.entrypoints.http.deps import ServicesDep
 from fcfs.entrypoints.http.dto import parse_id
 from fcfs.entrypoints.http.envelope import envelope
@@ -34,10 +34,7 @@ async def _change(
     return envelope(Code.OK, {"couponId": changed.coupon_id, "state": changed.state.value})
 
 
-class LiveControlsController(Controller):
-    path = "/api/v1/coupons"
-    tags = ["coupons"]  # noqa: RUF012
-
+class LiveControlsController(CouponRoutes):
     @post("/{coupon_id:str}/pause", operation_class=documented(CONTROL_STATUSES), status_code=200, security=ADMIN_ONLY)
     async def pause(
         self, request: AnyRequest, services: ServicesDep, coupon_id: str = CouponIdParam

@@ -19,16 +19,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import msgspec
-from litestar import Controller, get
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
+from litestar import get
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from fcfs.domain.errors import CouponNotFound, FcfsError, TemporaryFailure
 from fcfs.entrypoints.http.auth import AnyRequest, require_admin
-from fcfs.entrypoints.http.coupons import CouponIdParam
+from fcfs.entrypoints.http.coupons import CouponIdParam, CouponRoutes
 from fcfs.entrypoints.http.deps import ServicesDep
 from fcfs.entrypoints.http.dto import parse_id
-from fcfs.entrypoints.http.openapi import ADMIN_ONLY, documented
+from fcfs.entrypoints.http.openapi import ADMIN_ONLY, event_stream_operation
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -87,30 +86,17 @@ class LiveStream:
             yield _message("snapshot", snapshot_json(snapshot))
 
 
-def _live_operation() -> type[Operation]:
-    """200 is the event stream; every refusal is the envelope, as elsewhere."""
-    stream = OpenAPIResponse(
-        description="Server-Sent Events, one `snapshot` a second with JSON data `{couponId, second, state, paused, "
-        "closed, totalQuantity, remaining, accepted, persisted, pending, answers: {code: count in the second "
-        "before}, lag}`; `unavailable` when a store did not answer that second; `gone` (then the end) when the "
-        "coupon was deleted",
-        content={"text/event-stream": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))},
-    )
-    responses = {"200": stream, **(documented((400, 401, 404, 500))().responses or {})}
-
-    @dataclass
-    class _Live(Operation):
-        def __post_init__(self) -> None:
-            self.responses = dict(responses)
-
-    return _Live
+LIVE_OPERATION = event_stream_operation(
+    "Server-Sent Events, one `snapshot` a second with JSON data `{couponId, second, state, paused, "
+    "closed, totalQuantity, remaining, accepted, persisted, pending, answers: {code: count in the second "
+    "before}, lag}`; `unavailable` when a store did not answer that second; `gone` (then the end) when the "
+    "coupon was deleted",
+    (400, 401, 404, 500),
+)
 
 
-class LiveViewController(Controller):
-    path = "/api/v1/coupons"
-    tags = ["coupons"]  # noqa: RUF012
-
-    @get("/{coupon_id:str}/live", operation_class=_live_operation(), security=ADMIN_ONLY)
+class LiveViewController(CouponRoutes):
+    @get("/{coupon_id:str}/live", operation_class=LIVE_OPERATION, security=ADMIN_ONLY)
     async def live(self, request: AnyRequest, services: ServicesDep, coupon_id: str = CouponIdParam) -> ServerSentEvent:
         """Remaining stock, accepted, persisted, pending, answers by code, consumer lag and state, every second,
         the same on every instance."""

@@ -109,14 +109,30 @@ def documented(
 
 
 def text_operation(description: str) -> type[Operation]:
-    text = {"text/plain": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))}
+    return _answering({"200": _string_response(description, "text/plain")})
+
+
+def event_stream_operation(description: str, refusals: Iterable[int]) -> type[Operation]:
+    """200 is a Server-Sent Events stream (`description` says its events); every refusal is the envelope."""
+    refused = {str(status): _response(status) for status in sorted(refusals)}
+    return _answering({"200": _string_response(description, "text/event-stream"), **refused})
+
+
+def _string_response(description: str, media_type: str) -> OpenAPIResponse:
+    return OpenAPIResponse(
+        description=description, content={media_type: OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))}
+    )
+
+
+def _answering(responses: dict[str, OpenAPIResponse]) -> type[Operation]:
+    """An operation whose answers are exactly `responses`, each route getting its own copy."""
 
     @dataclass
-    class _Text(Operation):
+    class _Answering(Operation):
         def __post_init__(self) -> None:
-            self.responses = {"200": OpenAPIResponse(description=description, content=text)}
+            self.responses = dict(responses)
 
-    return _Text
+    return _Answering
 
 
 ADMIN_SCHEME, USER_SCHEME, ADMIN_HEADER_SCHEME = "adminToken", "userToken", "adminHeader"

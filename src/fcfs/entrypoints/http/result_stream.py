@@ -1,4 +1,4 @@
-"""`GET /api/v1/coupons/{id}/issued/{userId}/stream`: a user's result pushed once durable (DESIGN.md §10).
+"""`GET /api/v1/coupons/{id}/issued/{userId}/stream`: a user's result pushed once durable (docs/design.md §10).
 
 Server-Sent Events: the current state at once (`pending`, `issued`, `failed` or `none`);
 while pending, then `issued` once the consumer's transaction holding the row committed or
@@ -15,6 +15,7 @@ usual JSON envelope, decided before the first byte of the stream.
 from __future__ import annotations
 
 import asyncio
+import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -60,7 +61,11 @@ def event(coupon_id: int, user_id: int, result: UserResult) -> ServerSentEventMe
 
 @dataclass(frozen=True, slots=True)
 class ResultStream:
-    """One listener's events; the generator's `finally` (the `async with`) releases its subscription."""
+    """One listener's events; the generator's `finally` (the `async with`) releases its subscription.
+
+    Keep-alives come at a jittered interval (half to all of `keepalive`): thousands of streams
+    opened in the same second must not all write in the same loop turn every interval.
+    """
 
     read: ReadUserIssue
     results: IssueResults | None
@@ -81,7 +86,8 @@ class ResultStream:
                 yield event(coupon_id, user_id, _result_of(now))
                 return
             while (left := deadline - loop.time()) > 0:
-                result = await waiter.wait(min(self.keepalive, left))
+                jittered = self.keepalive * random.uniform(0.5, 1.0)  # noqa: S311  (timing, not security)
+                result = await waiter.wait(min(jittered, left))
                 if result is not None:
                     yield event(coupon_id, user_id, result)
                     return

@@ -1,4 +1,4 @@
--- compensate.lua: undo exactly one admission (DESIGN.md §6.3).
+-- compensate.lua: undo exactly one admission (docs/design.md §6.3).
 --
 -- KEYS[1]  <prefix>:{c:<couponId>}:stock
 -- KEYS[2]  <prefix>:{c:<couponId>}:users

@@ -1,4 +1,4 @@
-"""The coupon and issued_coupon tables (DESIGN.md §3b).
+"""The coupon and issued_coupon tables (docs/design.md §3b).
 
 Revision ID: 0001
 Revises:
