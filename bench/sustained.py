@@ -65,12 +65,30 @@ def line(previous: Sample, now: Sample) -> str:
     return f"{now.at:6.1f} s  accepted/s {accepted:>8,.0f}  persisted/s {persisted:>8,.0f}  lag {now.lag:>8,}"
 
 
+async def warmed_up(base: str, settings: Any, engine: AsyncEngine, timeout: float = 90.0) -> None:
+    """One issue on a coupon of its own, persisted: the consumer has joined its group, so the lag is not its start-up."""
+    import httpx
+
+    coupon_id = make_coupon(base, 10, settings)
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        (await client.post(f"/api/v1/coupons/{coupon_id}/issue", json={"userId": 1})).raise_for_status()
+    deadline = time.monotonic() + timeout
+    async with engine.connect() as conn:
+        query = text("SELECT issued_quantity FROM coupon WHERE id = :id")
+        while int((await conn.execute(query, {"id": coupon_id})).scalar_one()) < 1:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the consumer persisted nothing in 90 s")
+            await asyncio.sleep(0.1)
+            await conn.rollback()
+
+
 async def run(args: Any, settings: Any, base: str, prefix: str) -> list[Sample]:
-    coupon_id = make_coupon(base, STOCK, settings)
     redis = aioredis.from_url(settings.redis_url)
     engine = create_async_engine(settings.database_url, pool_size=1)
     samples: list[Sample] = []
     try:
+        await warmed_up(base, settings, engine)
+        coupon_id = make_coupon(base, STOCK, settings)
         started = time.perf_counter()
         samples.append(await observe(redis, engine, prefix, coupon_id, started))
         path = f"/api/v1/coupons/{coupon_id}/issue"

@@ -40,6 +40,11 @@ class GateControls(Protocol):
         """Hold `mark` unless the gate holds a newer version; read by every admission in the same step."""
         ...
 
-    async def add_stock(self, coupon_id: int, units: int) -> int | None:
-        """Add `units` to the loaded stock in one atomic step; the new stock, or None when none is loaded."""
+    async def add_stock(self, coupon_id: int, units: int, total: int | None = None) -> int | None:
+        """Add `units` to the loaded stock in one atomic step; the new stock, or None when none is loaded.
+
+        With `total` (the coupon's total after the raise), only what it brings above the highest
+        total the gate already accounts for is added, so a stock load that read the raised
+        total meanwhile does not get the units twice (see `GateStock.load_stock`).
+        """
         ...

@@ -38,12 +38,19 @@ class GateStock(Protocol):
     """Stock administration: what the gate holds for a coupon, read and replaced outside the hot path."""
 
     async def load_stock(
-        self, coupon_id: int, stock: int, issued_users: Iterable[int], state: StateMark | None = None
+        self,
+        coupon_id: int,
+        stock: int,
+        issued_users: Iterable[int],
+        state: StateMark | None = None,
+        total: int | None = None,
     ) -> None:
         """Replace the coupon's gate state: `stock` units left, `issued_users` already admitted.
 
         With `state`, the coupon's open/paused/closed mirror is written in the same atomic
         step (unless the gate holds a newer version), so stock never appears without it.
+        With `total` (the coupon's total `stock` was computed from), a top-up that raised the
+        total after it was read keeps its units: they are added to `stock`, not overwritten.
         """
         ...
 

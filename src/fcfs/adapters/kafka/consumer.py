@@ -16,70 +16,32 @@ capped backoff until it succeeds, the batch is abandoned, or the loop stops.
 While the handler waits on the database, the next batch is already fetched and decoded,
 so the consumer's own CPU work overlaps the database's instead of adding to it. That batch
 is handled only once the current one is durable; if the current one is abandoned instead,
-the fetched one is dropped and its partitions rewound (`_give_back`).
+the fetched one is dropped and its partitions rewound (`give_back`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, ConsumerStoppedError, IllegalStateError, KafkaError
 
-from fcfs.adapters.kafka.codec import Undecodable, decode_events
+from fcfs.adapters.kafka.fetched_batch import Fetched, Records, fetched, give_back
 from fcfs.adapters.kafka.liveness import Heartbeat
 from fcfs.adapters.kafka.throttle import RecordThrottle
 from fcfs.domain.errors import FcfsError
-from fcfs.ports.consumer import ConsumedBatch, ConsumedEvent, RejectedRecord
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable
 
-    from aiokafka.structs import ConsumerRecord, TopicPartition
+    from aiokafka.structs import TopicPartition
 
-    from fcfs.ports.consumer import BatchHandler
+    from fcfs.ports.consumer import BatchHandler, ConsumedBatch
 
 log = structlog.get_logger("fcfs.consumer")
-
-Records = dict["TopicPartition", list["ConsumerRecord[bytes, bytes]"]]
-
-
-@dataclass(frozen=True, slots=True)
-class Fetched:
-    """A polled batch, decoded, with the offsets that committing it stores and where it began."""
-
-    batch: ConsumedBatch
-    count: int
-    offsets: dict[TopicPartition, int]  # per partition, the offset after its last record
-    firsts: dict[TopicPartition, int]  # per partition, its first record's offset
-
-
-def fetched(records: Records) -> Fetched | None:
-    parts = {tp: messages for tp, messages in records.items() if messages}
-    if not parts:
-        return None
-    return Fetched(
-        decode_records(parts),
-        sum(len(messages) for messages in parts.values()),
-        {tp: messages[-1].offset + 1 for tp, messages in parts.items()},
-        {tp: messages[0].offset for tp, messages in parts.items()},
-    )
-
-
-def decode_records(records: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]) -> ConsumedBatch:
-    messages = [message for batch in records.values() for message in batch]
-    events: list[ConsumedEvent] = []
-    rejected: list[RejectedRecord] = []
-    for message, decoded in zip(messages, decode_events([m.value for m in messages]), strict=True):
-        if isinstance(decoded, Undecodable):
-            rejected.append(RejectedRecord(message.value or b"", message.key, decoded.reason, decoded.detail))
-        else:
-            events.append(ConsumedEvent(decoded, message.value or b"", message.key))
-    return ConsumedBatch(tuple(events), tuple(rejected))
 
 
 class KafkaBatchConsumer:
@@ -210,7 +172,7 @@ class KafkaBatchConsumer:
             ahead = asyncio.create_task(self._fetch(consumer, stop))
             if not await self._finished(work, stop):
                 self._abandoned(current.count)
-                await _give_back(consumer, ahead)
+                await give_back(consumer, ahead)
                 return None
             self.last_result = work.result()
             await self._commit(consumer, current.offsets, current.count, stop)
@@ -285,18 +247,6 @@ class _FinishOrAbandon(ConsumerRebalanceListener):  # type: ignore[misc]  # aiok
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("partitions_assigned", partitions=sorted((tp.topic, tp.partition) for tp in assigned))
-
-
-async def _give_back(consumer: AIOKafkaConsumer, ahead: asyncio.Task[Fetched | None]) -> None:
-    """Drop a batch fetched ahead: its partitions still ours are rewound to its first records."""
-    ahead.cancel()
-    await asyncio.gather(ahead, return_exceptions=True)
-    if ahead.cancelled() or ahead.exception() is not None or (dropped := ahead.result()) is None:
-        return
-    owned = consumer.assignment()
-    for tp, first in dropped.firsts.items():
-        if tp in owned:
-            consumer.seek(tp, first)
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:

@@ -20,6 +20,7 @@ class MemoryIssuanceGate(IssuanceGate, GateStock, GateControls):
         self.stock: dict[int, int] = {}
         self.admitted: dict[int, set[int]] = {}
         self.states: dict[int, StateMark] = {}
+        self.totals: dict[int, int] = {}  # the highest total each coupon's stock accounts for
 
     async def try_issue(self, coupon_id: int, user_id: int) -> GateVerdict:
         mark = self.states.get(coupon_id)
@@ -47,10 +48,19 @@ class MemoryIssuanceGate(IssuanceGate, GateStock, GateControls):
         return True
 
     async def load_stock(
-        self, coupon_id: int, stock: int, issued_users: Iterable[int], state: StateMark | None = None
+        self,
+        coupon_id: int,
+        stock: int,
+        issued_users: Iterable[int],
+        state: StateMark | None = None,
+        total: int | None = None,
     ) -> None:
         if state is not None:
             await self.mirror_state(coupon_id, state)
+        if total is not None:
+            held = self.totals.setdefault(coupon_id, total)
+            stock += max(held - total, 0)
+            self.totals[coupon_id] = max(held, total)
         self.stock[coupon_id] = stock
         self.admitted[coupon_id] = set(issued_users)
 
@@ -59,8 +69,15 @@ class MemoryIssuanceGate(IssuanceGate, GateStock, GateControls):
         if held is None or held.version <= mark.version:
             self.states[coupon_id] = mark
 
-    async def add_stock(self, coupon_id: int, units: int) -> int | None:
+    async def add_stock(self, coupon_id: int, units: int, total: int | None = None) -> int | None:
         stock = self.stock.get(coupon_id)
+        if total is not None:  # as add_stock.lua: only what `total` brings above the total the stock accounts for
+            held = self.totals.get(coupon_id)
+            if held is not None:
+                units = max(total - held, 0)
+                self.totals[coupon_id] = max(held, total)
+            elif stock is None:
+                self.totals[coupon_id] = total
         if stock is None:
             return None
         self.stock[coupon_id] = stock + units
@@ -79,9 +96,11 @@ class MemoryIssuanceGate(IssuanceGate, GateStock, GateControls):
         self.stock.pop(coupon_id, None)
         self.admitted.pop(coupon_id, None)
         self.states.pop(coupon_id, None)
+        self.totals.pop(coupon_id, None)
 
     def lose_state(self) -> None:
         """What a Redis FLUSHALL or a failover without persistence does."""
         self.stock.clear()
         self.admitted.clear()
         self.states.clear()
+        self.totals.clear()

@@ -73,7 +73,12 @@ class RedisIssuanceGate(IssuanceGate, GateStock, GateControls):
         return int(undone) == 1
 
     async def load_stock(
-        self, coupon_id: int, stock: int, issued_users: Iterable[int], state: StateMark | None = None
+        self,
+        coupon_id: int,
+        stock: int,
+        issued_users: Iterable[int],
+        state: StateMark | None = None,
+        total: int | None = None,
     ) -> None:
         """Stage the users in a scratch set (in chunks), then swap it in and set the stock atomically.
 
@@ -91,7 +96,9 @@ class RedisIssuanceGate(IssuanceGate, GateStock, GateControls):
                     await self._client.expire(staging, STAGING_TTL_SECONDS)
             mirrored = ("", 0) if state is None else (state.state.value, state.version)
             code = await self._load.run(
-                self._client, (keys.stock, keys.users, staging, keys.state), (stock, len(users), *mirrored)
+                self._client,
+                (keys.stock, keys.users, staging, keys.state),
+                (stock, len(users), *mirrored, "" if total is None else total),
             )
         if int(code) != 0:
             raise GateError(f"stock of coupon {coupon_id} not loaded: the staged users vanished")
@@ -101,12 +108,12 @@ class RedisIssuanceGate(IssuanceGate, GateStock, GateControls):
         with gate_errors(f"mirror the state of coupon {coupon_id}"):
             await self._mirror.run(self._client, (keys.state,), (mark.state.value, mark.version))
 
-    async def add_stock(self, coupon_id: int, units: int) -> int | None:
+    async def add_stock(self, coupon_id: int, units: int, total: int | None = None) -> int | None:
         if type(units) is not int or units < 1:
             raise InvalidInput("units must be a positive integer")
         keys = self._keys.coupon(coupon_id)
         with gate_errors(f"add stock to coupon {coupon_id}"):
-            stock = await self._add.run(self._client, (keys.stock,), (units,))
+            stock = await self._add.run(self._client, (keys.stock, keys.state), (units, "" if total is None else total))
         return None if stock is None else int(stock)
 
     async def remaining(self, coupon_id: int) -> int | None:

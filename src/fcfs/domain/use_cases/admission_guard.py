@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+import asyncio
+from typing import TYPE_CHECKING, Final, cast
 
 from fcfs.domain.admission import admission_family
 from fcfs.domain.errors import CouponNotFound, StrategyConflict
@@ -11,33 +12,43 @@ if TYPE_CHECKING:
     from fcfs.ports.admission import AdmissionLedger
     from fcfs.ports.strategy import IssueStrategy
 
+_UNASKED: Final = ""  # no family is the empty string: "not asked yet" needs no sentinel object
+
 
 class AdmissionGuard:
     """The first attempt on a coupon records its family in the ledger; later ones compare.
 
     A recorded family never changes (and ids are never reused), so each process asks the
-    ledger once per coupon and then answers from memory. The claim happens before the
-    strategy admits anyone, so two families racing for a fresh coupon cannot both admit.
+    ledger once per coupon and then answers from memory — a burst that starts cold included
+    (single flight: one claim, the other attempts wait for its answer). "No such coupon" is
+    remembered too: the guard runs only after the window cache found the coupon, so a
+    missing row here means it was deleted, for good. The claim happens before the strategy
+    admits anyone, so two families racing for a fresh coupon cannot both admit.
     """
 
     def __init__(self, ledger: AdmissionLedger) -> None:
         self._ledger = ledger
-        self._known: dict[int, str] = {}
+        self._known: dict[int, str | None] = {}
+        self._claiming: dict[int, asyncio.Lock] = {}
 
     async def check(self, coupon_id: int, strategy: IssueStrategy) -> None:
         strategy_name = strategy.name
         family = admission_family(strategy_name, cast("str | None", getattr(strategy, "admission", None)))
-        recorded = self._known.get(coupon_id)
+        recorded = self._known.get(coupon_id, _UNASKED)
+        if recorded == _UNASKED:
+            recorded = await self._claim(coupon_id, family)
         if recorded is None:
-            recorded = await self._ledger.claim(coupon_id, family)
-            if recorded is None:
-                raise CouponNotFound(f"coupon {coupon_id} does not exist")
-            self._known[coupon_id] = recorded
+            raise CouponNotFound(f"coupon {coupon_id} does not exist")
         if recorded != family:
             raise StrategyConflict(
                 f"coupon {coupon_id} is issued by {recorded} strategies; {strategy_name!r} ({family}) would not see "
                 "their admissions"
             )
 
-    def forget(self, coupon_id: int) -> None:
-        self._known.pop(coupon_id, None)
+    async def _claim(self, coupon_id: int, family: str) -> str | None:
+        async with self._claiming.setdefault(coupon_id, asyncio.Lock()):
+            recorded = self._known.get(coupon_id, _UNASKED)
+            if recorded == _UNASKED:
+                recorded = self._known[coupon_id] = await self._ledger.claim(coupon_id, family)
+        self._claiming.pop(coupon_id, None)
+        return recorded

@@ -43,7 +43,7 @@ class LoadStock:
         elif quantity > left:
             raise StockConflict(f"quantity {quantity} exceeds the {left} units not yet issued")
         if self._gate is not None:
-            await self._gate.load_stock(coupon_id, quantity, users, coupon.state_mark)
+            await self._gate.load_stock(coupon_id, quantity, users, coupon.state_mark, coupon.total_quantity)
         return StockLoaded(coupon_id, quantity, len(users))
 
 

@@ -63,7 +63,7 @@ class Reconcile:
                 await self._unconfirmed.settle(event)
             if plan.rebuild_stock is not None:
                 state = require(await self._coupons.get(coupon_id), coupon_id).state_mark  # a lost gate lost it too
-                await self._gate.load_stock(coupon_id, plan.rebuild_stock, seen.rows, state)
+                await self._gate.load_stock(coupon_id, plan.rebuild_stock, seen.rows, state, seen.total_quantity)
         return _report(seen, plan, settle, failed, dry_run=dry_run)
 
     def _event_for(self, plan: ReconcilePlan, coupon_id: int, user_id: int, now: datetime) -> CouponIssued:

@@ -48,7 +48,7 @@ class TopUpStock:
             if new == old:
                 return StockToppedUp(coupon_id, old, 0, None)
             if await self._controls.raise_total(coupon_id, old, new):
-                stock = await self._gate.add_stock(coupon_id, new - old) if self._gate is not None else None
+                stock = await self._gate.add_stock(coupon_id, new - old, new) if self._gate is not None else None
                 return StockToppedUp(coupon_id, new, new - old, stock)
         raise StockConflict(f"the total of coupon {coupon_id} kept changing during the top-up; try again")
 

@@ -105,9 +105,9 @@ class CouponController(CouponRoutes):
     async def load_stock(
         self, request: AnyRequest, services: ServicesDep, coupon_id: str = CouponIdParam
     ) -> Response[bytes]:
-        require_admin(request, services.settings.admin_token)
         """No body: load what is left; `quantity`: load that many; `add` / a raised `totalQuantity`: top up
         the total and the loaded stock together (database first, never below what is issued)."""
+        require_admin(request, services.settings.admin_token)
         body = decode(await request.body(), LoadStockBody, empty_ok=True)
         coupon = parse_id(coupon_id, "couponId")
         if body.is_top_up:

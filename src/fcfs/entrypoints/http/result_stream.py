@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 
 import msgspec
 from litestar import Controller, get
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from fcfs.domain.events import DeadLetterReason
@@ -31,7 +30,7 @@ from fcfs.entrypoints.http.auth import AnyRequest
 from fcfs.entrypoints.http.coupons import CouponIdParam, UserIdParam
 from fcfs.entrypoints.http.deps import ServicesDep
 from fcfs.entrypoints.http.dto import parse_id
-from fcfs.entrypoints.http.openapi import USER_OR_ADMIN, documented
+from fcfs.entrypoints.http.openapi import USER_OR_ADMIN, event_stream_operation
 from fcfs.entrypoints.http.user_token import require_reader
 
 if TYPE_CHECKING:
@@ -96,21 +95,11 @@ class ResultStream:
         yield event(coupon_id, user_id, _result_of(await self.read.execute(coupon_id, user_id)))
 
 
-def _stream_operation() -> type[Operation]:
-    """200 is the event stream; every refusal is the envelope, as elsewhere."""
-    stream = OpenAPIResponse(
-        description="Server-Sent Events: `pending` | `issued` | `failed` | `none`, each with JSON data "
-        "`{couponId, userId, state, reason?, committedAt?}`; the stream ends after a terminal state",
-        content={"text/event-stream": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))},
-    )
-    responses = {"200": stream, **(documented((400, 401, 403, 404, 500))().responses or {})}
-
-    @dataclass
-    class _Stream(Operation):
-        def __post_init__(self) -> None:
-            self.responses = dict(responses)
-
-    return _Stream
+STREAM_OPERATION = event_stream_operation(
+    "Server-Sent Events: `pending` | `issued` | `failed` | `none`, each with JSON data "
+    "`{couponId, userId, state, reason?, committedAt?}`; the stream ends after a terminal state",
+    (400, 401, 403, 404, 500),
+)
 
 
 class ResultStreamController(Controller):
@@ -119,7 +108,7 @@ class ResultStreamController(Controller):
 
     @get(
         "/{coupon_id:str}/issued/{user_id:str}/stream",
-        operation_class=_stream_operation(),
+        operation_class=STREAM_OPERATION,
         security=USER_OR_ADMIN,
     )
     async def stream(
