@@ -244,6 +244,7 @@ async def worker(args: Any) -> None:
     from fcfs.adapters.kafka.consumer import KafkaBatchConsumer
     from fcfs.bootstrap.pipeline import open_consumer_services
     from fcfs.bootstrap.settings import Settings
+    from fcfs.entrypoints.consumer import tune_consumer_gc
 
     go = Path(args.go)
 
@@ -266,6 +267,7 @@ async def worker(args: Any) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     async with open_consumer_services(settings) as services:
+        tune_consumer_gc()  # as `fcfs consume` does once its services are open
         consumer = KafkaBatchConsumer(
             bootstrap_servers=args.bootstrap, topic=args.topic, group_id=args.group,
             handler=services.process_batch.execute, batch_size=args.batch, poll_timeout=0.1,

@@ -14,6 +14,11 @@ says whether every user was new. Only when it was not (a redelivery) is that ins
 back to a savepoint and the batch redone the careful way: read which users already have
 rows, let `plan_capped_insert` decide, insert what it says. A batch larger than the room
 left goes the careful way from the start, so a duplicate never takes a new user's room.
+
+What does not depend on the locked row is done before the lock is taken (`prepare`): the
+batch's first event per user, and the insert of all of them as SQL text. Under the lock
+remain only the round trips: the locking read, the insert, the count update (and the
+commit, the caller's).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from sqlalchemy import select, update
 
 from fcfs.adapters.sql.statements import issued_rows_of, literal_insert_issued
 from fcfs.adapters.sql.tables import coupon
-from fcfs.domain.batch_cap import first_per_user, plan_capped_insert, room_under_cap
+from fcfs.domain.batch_cap import CapPlan, first_per_user, plan_capped_insert, room_under_cap
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -58,37 +63,54 @@ def by_coupon(events: Sequence[CouponIssued]) -> dict[int, list[CouponIssued]]:
     return groups
 
 
+@dataclass(frozen=True, slots=True)
+class CouponBatch:
+    """One coupon's events of a batch, with what can be worked out before its row is locked."""
+
+    coupon_id: int
+    events: list[CouponIssued]
+    first_per_user: CapPlan  # the plan were there room for all: its `insert` is each user's first event
+    literal: str | None  # `first_per_user.insert` as one SQL statement, where the dialect allows
+
+
+def prepare(dialect_name: str, coupon_id: int, events: list[CouponIssued]) -> CouponBatch:
+    plan = plan_capped_insert(events, frozenset(), len(events))
+    fresh = plan.insert
+    literal = literal_insert_issued(dialect_name, coupon_id, fresh) if len(fresh) <= LITERAL_CHUNK else None
+    return CouponBatch(coupon_id, events, plan, literal)
+
+
 async def persist_coupon_events(
-    conn: AsyncConnection, insert_issued: InsertIssued, coupon_id: int, events: list[CouponIssued], out: BatchOutcome
+    conn: AsyncConnection, insert_issued: InsertIssued, batch: CouponBatch, out: BatchOutcome
 ) -> None:
+    coupon_id = batch.coupon_id
     locked = select(coupon.c.issued_quantity, coupon.c.total_quantity).where(coupon.c.id == coupon_id)
     counts = (await conn.execute(locked.with_for_update())).first()
     if counts is None:
-        out.unknown_coupon.extend(issued.event_id for issued in events)
+        out.unknown_coupon.extend(issued.event_id for issued in batch.events)
         return
     room = room_under_cap(counts.total_quantity, counts.issued_quantity)
-    added = await _all_new(conn, insert_issued, coupon_id, events, room, out)
+    added = await _all_new(conn, insert_issued, batch, room, out)
     if added is None:
-        added = await _capped(conn, insert_issued, coupon_id, events, room, out)
+        added = await _capped(conn, insert_issued, coupon_id, batch.events, room, out)
     if added:
         bump = coupon.c.issued_quantity + added
         await conn.execute(update(coupon).where(coupon.c.id == coupon_id).values(issued_quantity=bump))
 
 
 async def _all_new(
-    conn: AsyncConnection,
-    insert_issued: InsertIssued,
-    coupon_id: int,
-    events: list[CouponIssued],
-    room: int,
-    out: BatchOutcome,
+    conn: AsyncConnection, insert_issued: InsertIssued, batch: CouponBatch, room: int, out: BatchOutcome
 ) -> int | None:
     """Rows added when every user of the batch fits and was new; None (nothing written) otherwise."""
-    plan = plan_capped_insert(events, frozenset(), room)
-    if plan.over_cap or not plan.insert:
+    plan = batch.first_per_user
+    if len(plan.insert) > room or not plan.insert:
         return None
     await conn.exec_driver_sql(f"SAVEPOINT {SAVEPOINT}")
-    if await _insert_rows(conn, insert_issued, coupon_id, plan.insert) != len(plan.insert):
+    if batch.literal is not None:
+        written = (await conn.exec_driver_sql(batch.literal)).rowcount
+    else:
+        written = await _insert_rows(conn, insert_issued, batch.coupon_id, plan.insert)
+    if written != len(plan.insert):
         await conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {SAVEPOINT}")
         return None
     out.inserted.extend(issued.event_id for issued in plan.insert)

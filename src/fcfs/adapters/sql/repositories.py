@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, insert, select
 
-from fcfs.adapters.sql.batch import BatchOutcome, by_coupon, persist_coupon_events
+from fcfs.adapters.sql.batch import BatchOutcome, by_coupon, persist_coupon_events, prepare
 from fcfs.adapters.sql.engine import SqlStore
 from fcfs.adapters.sql.errors import storage_errors
 from fcfs.adapters.sql.statements import insert_issued_for
@@ -89,14 +89,25 @@ class SqlIssuedCouponRepository(SqlStore, IssuedCouponRepository, IssuedBatchWri
                 return set((await conn.scalars(query)).all())
 
     async def persist_capped(self, events: Sequence[CouponIssued]) -> PersistResult:
-        """One transaction for the whole batch. After a `StorageError` the batch may simply be
-        retried: whatever an unseen commit did write comes back as `duplicates`."""
+        """One transaction per coupon of the batch, in coupon id order, on one connection.
+
+        A coupon's rows and its `issued_quantity` still move together (invariants 1 and 2
+        need no more), but its row lock is released at its own commit instead of being held
+        until the batch's last coupon is written: a consumer whose batch also touches that
+        coupon waits for one coupon's insert, not for a whole batch's. Returns only after
+        every coupon's commit, so the caller's offset commit still follows the database's.
+        After a `StorageError` the batch may simply be retried: the rows of coupons already
+        committed (like those of an unseen commit) come back as `duplicates`.
+        """
         if not events:
             return PersistResult()
         groups = by_coupon(events)
+        dialect = self._engine.dialect.name
+        batches = [prepare(dialect, coupon_id, groups[coupon_id]) for coupon_id in sorted(groups)]
         out = BatchOutcome()
         with storage_errors("persisting a batch"):
-            async with self._writer.begin() as conn:
-                for coupon_id in sorted(groups):
-                    await persist_coupon_events(conn, self._insert_issued, coupon_id, groups[coupon_id], out)
+            async with self._writer.connect() as conn:
+                for batch in batches:
+                    async with conn.begin():
+                        await persist_coupon_events(conn, self._insert_issued, batch, out)
         return PersistResult(tuple(out.inserted), tuple(out.duplicates), tuple(out.over_cap), tuple(out.unknown_coupon))
