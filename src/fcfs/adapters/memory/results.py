@@ -11,31 +11,20 @@ import asyncio
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
+from fcfs.adapters.result_waiter import FutureWaiter
 from fcfs.ports.notifications import IssueNotifier, IssueResults, ResultWaiter
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from fcfs.domain.results import CouponResults, UserResult
-
-
-class _Waiter(ResultWaiter):
-    __slots__ = ("future",)
-
-    def __init__(self, future: asyncio.Future[UserResult]) -> None:
-        self.future = future
-
-    async def wait(self, timeout: float) -> UserResult | None:
-        if not self.future.done():
-            await asyncio.wait((self.future,), timeout=timeout)
-        return self.future.result() if self.future.done() else None
+    from fcfs.domain.results import CouponResults
 
 
 class MemoryIssueResults(IssueNotifier, IssueResults):
     """`subscriptions` counts coupons with listeners, as the Redis fan-out counts its channels."""
 
     def __init__(self) -> None:
-        self._waiters: dict[int, dict[int, set[_Waiter]]] = {}
+        self._waiters: dict[int, dict[int, set[FutureWaiter]]] = {}
         self.published: list[CouponResults] = []
         self.listeners = 0
 
@@ -54,7 +43,7 @@ class MemoryIssueResults(IssueNotifier, IssueResults):
 
     @asynccontextmanager
     async def subscribe(self, coupon_id: int, user_id: int) -> AsyncIterator[ResultWaiter]:
-        waiter = _Waiter(asyncio.get_running_loop().create_future())
+        waiter = FutureWaiter(asyncio.get_running_loop().create_future())
         self._waiters.setdefault(coupon_id, {}).setdefault(user_id, set()).add(waiter)
         self.listeners += 1
         try:

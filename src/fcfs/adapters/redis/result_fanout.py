@@ -23,7 +23,8 @@ from redis.exceptions import RedisClusterException, RedisError
 
 from fcfs.adapters.redis.keys import KeySpace
 from fcfs.adapters.redis.result_channel import decode_results, results_channel
-from fcfs.domain.results import NotificationFailed, UserResult
+from fcfs.adapters.result_waiter import FutureWaiter
+from fcfs.domain.results import NotificationFailed
 from fcfs.ports.notifications import IssueResults, ResultWaiter
 
 if TYPE_CHECKING:
@@ -44,30 +45,18 @@ def _retrieve(future: asyncio.Future[None]) -> None:
         future.exception()
 
 
-class _Waiter(ResultWaiter):
-    __slots__ = ("future",)
-
-    def __init__(self, future: asyncio.Future[UserResult]) -> None:
-        self.future = future
-
-    async def wait(self, timeout: float) -> UserResult | None:
-        if not self.future.done():
-            await asyncio.wait((self.future,), timeout=timeout)
-        return self.future.result() if self.future.done() else None
-
-
 class _Channel:
     __slots__ = ("coupon_id", "ready", "waiters")
 
     def __init__(self, coupon_id: int, ready: asyncio.Future[None]) -> None:
         self.coupon_id = coupon_id
         self.ready = ready
-        self.waiters: dict[int, set[_Waiter]] = {}
+        self.waiters: dict[int, set[FutureWaiter]] = {}
 
-    def add(self, user_id: int, waiter: _Waiter) -> None:
+    def add(self, user_id: int, waiter: FutureWaiter) -> None:
         self.waiters.setdefault(user_id, set()).add(waiter)
 
-    def remove(self, user_id: int, waiter: _Waiter) -> None:
+    def remove(self, user_id: int, waiter: FutureWaiter) -> None:
         same_user = self.waiters.get(user_id)
         if same_user is not None:
             same_user.discard(waiter)
@@ -108,7 +97,7 @@ class RedisIssueResults(IssueResults):
             channel.ready.add_done_callback(_retrieve)
             self._unconfirmed[name] += 1
             self._send(subscribe=True, name=name)
-        waiter = _Waiter(asyncio.get_running_loop().create_future())
+        waiter = FutureWaiter(asyncio.get_running_loop().create_future())
         channel.add(user_id, waiter)
         self.listeners += 1
         try:
