@@ -2,7 +2,7 @@
 
 A top-up and a stock load each write the gate from a total read a moment before; whichever
 order their writes arrive in, the stock ends as the newest total allows (review V1; the
-use-case races are in tests/unit/test_stock_races.py).
+use-case races are in tests/unit/domain/test_stock_races.py).
 """
 
 from __future__ import annotations

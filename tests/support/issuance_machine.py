@@ -5,7 +5,7 @@ outcome (written or not), the stock is reloaded, Redis loses its state (the gate
 unconfirmed-event ledger that lives in it), the consumer takes part of the topic (and may
 crash before committing, so the part is redelivered), records are redelivered, time passes,
 reconciliation runs. The broker is a list of records with a committed offset; the stores
-are the in-memory twins in `tests/unit/test_state_machine.py`, and real Redis + MariaDB in
+are the in-memory twins in `tests/unit/domain/test_state_machine.py`, and real Redis + MariaDB in
 `tests/integration/faults/test_state_machine_real.py`; both run this machine.
 
 One documented exemption: a user accepted on an *unknown* publish outcome whose record never

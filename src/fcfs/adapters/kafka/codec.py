@@ -12,7 +12,6 @@ extra fields are ignored, so a producer may add fields without breaking old cons
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
@@ -28,7 +27,8 @@ if TYPE_CHECKING:
 
 Id = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
 UUID_LENGTH = 36
-_CANONICAL_UUIDS = re.compile(r"(?:[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12})*")  # ids joined, no separator
+_DASH_OFFSETS = (8, 13, 18, 23)  # of a canonical UUID's four dashes
+_UUID_BYTES = b"0123456789abcdef-"  # all a canonical UUID is made of
 
 
 class _WireEvent(msgspec.Struct, rename="camel", frozen=True):
@@ -127,9 +127,20 @@ def _decoded(raw: bytes | None, wire: _TextWireEvent | None = None) -> CouponIss
 
 
 def _canonical(event_ids: list[str]) -> bool:
-    if any(len(event_id) != UUID_LENGTH for event_id in event_ids):
+    # Same answer as matching `[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}` against each id, ~6x
+    # faster over a batch: every id 36 long, a dash at offsets 8, 13, 18 and 23 of each, and
+    # nothing in the whole but lowercase hex digits and those dashes.
+    if not event_ids:
+        return True
+    if set(map(len, event_ids)) != {UUID_LENGTH}:
         return False
-    return _CANONICAL_UUIDS.fullmatch("".join(event_ids)) is not None
+    joined = "".join(event_ids)
+    if not joined.isascii():
+        return False
+    dashes = "-" * len(event_ids)
+    if any(joined[offset::UUID_LENGTH] != dashes for offset in _DASH_OFFSETS):
+        return False
+    return joined.count("-") == len(_DASH_OFFSETS) * len(event_ids) and not joined.encode().translate(None, _UUID_BYTES)
 
 
 def _event(wire: _TextWireEvent | _WireEvent) -> CouponIssued:

@@ -69,7 +69,7 @@ def observe_all(histogram: Any, values: list[float]) -> None:
     """What `histogram.observe(v)` for each value would store, in one write per touched bucket.
 
     prometheus-client keeps a histogram child as per-bucket counts (value <= bound, first
-    bound that holds) and a sum; `tests/unit/test_metric_buffer.py` checks the exposition
+    bound that holds) and a sum; `tests/unit/bootstrap/test_metric_buffer.py` checks the exposition
     is the same as observing one by one.
     """
     bounds = histogram._upper_bounds

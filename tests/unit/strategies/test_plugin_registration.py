@@ -14,7 +14,7 @@ from fcfs.bootstrap.container import open_memory_services
 from fcfs.bootstrap.settings import Settings
 from fcfs.entrypoints.http.app import create_app
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from fcfs.entrypoints.http.app import create_app
 from fcfs.entrypoints.http.issue_route import IssueRoute, issue_route_of
 from tests.support.http_client import make_coupon
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def scope(path: str = "/api/v1/coupons/7/issue", method: str = "POST", query: bytes = b"", **extra: Any) -> Any:
