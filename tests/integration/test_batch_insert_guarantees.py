@@ -187,3 +187,26 @@ def test_only_ids_canonical_uuids_and_datetimes_are_ever_inlined() -> None:
     assert literal_insert_issued("sqlite", 1, [canonical]) is None
     for event_id in ("x'),(1,2,'y", str(uuid.uuid4()).upper(), str(uuid.uuid4()) + "0", str(uuid.uuid4().hex)):
         assert literal_insert_issued("mysql", 1, [canonical, CouponIssued(event_id, 1, 3, at)]) is None
+
+
+async def test_each_coupon_of_a_batch_is_committed_before_the_next_coupon_is_locked(database_url: str) -> None:
+    """A batch over two coupons, the second's row held by another transaction: the first's rows are durable
+    (and its lock released) meanwhile, so a consumer waiting on one coupon never holds another's lock."""
+    async with opened_store(database_url, pool_size=2) as store, opened_store(database_url, pool_size=2) as other:
+        first, second = await coupon_of(store, 10), await coupon_of(store, 10)
+        batch = [issued(first.id, 1), issued(first.id, 2), issued(second.id, 1)]
+        assert other.engine is not None
+        async with other.engine.connect() as holder:
+            await holder.begin()
+            await holder.execute(text("SELECT id FROM coupon WHERE id = :id FOR UPDATE"), {"id": second.id})
+            persisting = asyncio.create_task(store.issued.persist_capped(batch))
+            async with asyncio.timeout(10):
+                while len(await rows(other, first.id)) < 2:
+                    assert not persisting.done()
+                    await asyncio.sleep(0.02)
+            assert await rows(other, second.id) == []
+            await holder.rollback()
+        result = await asyncio.wait_for(persisting, 10)
+
+    assert sorted(result.inserted) == sorted(event.event_id for event in batch)
+    assert result.duplicates == result.over_cap == result.unknown_coupon == ()
