@@ -40,7 +40,7 @@ class IssuedBatchWriter(Protocol):
     """Batch persistence, the consumer's only need of the database (and `lua`'s batch of one)."""
 
     async def persist_capped(self, events: Sequence[CouponIssued]) -> PersistResult:
-        """Persist a batch in one transaction, idempotently and never past a coupon's total.
+        """Persist a batch, one transaction per coupon, idempotently and never past a coupon's total.
 
         Locks each coupon row (in id order, so concurrent batches cannot deadlock on each
         other), skips users that already have a row, inserts only the new ones that fit
