@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fcfs.adapters.kafka.codec import Undecodable, decode_events
+from fcfs.domain.events import CouponIssued
 from fcfs.ports.consumer import ConsumedBatch, ConsumedEvent, RejectedRecord
 
 if TYPE_CHECKING:
@@ -47,14 +48,23 @@ def fetched(records: Records) -> Fetched | None:
 
 def decode_records(records: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]) -> ConsumedBatch:
     messages = [message for batch in records.values() for message in batch]
-    events: list[ConsumedEvent] = []
-    rejected: list[RejectedRecord] = []
-    for message, decoded in zip(messages, decode_events([m.value for m in messages]), strict=True):
-        if isinstance(decoded, Undecodable):
-            rejected.append(RejectedRecord(message.value or b"", message.key, decoded.reason, decoded.detail))
-        else:
-            events.append(ConsumedEvent(decoded, message.value or b"", message.key))
-    return ConsumedBatch(tuple(events), tuple(rejected))
+    values = [message.value for message in messages]
+    decoded = decode_events(values)
+    events = tuple(
+        [
+            ConsumedEvent(event, value or b"", message.key)
+            for message, value, event in zip(messages, values, decoded, strict=True)
+            if type(event) is CouponIssued
+        ]
+    )
+    if len(events) == len(messages):  # the common case: nothing was refused
+        return ConsumedBatch(events, ())
+    rejected = tuple(
+        RejectedRecord(value or b"", message.key, refusal.reason, refusal.detail)
+        for message, value, refusal in zip(messages, values, decoded, strict=True)
+        if isinstance(refusal, Undecodable)
+    )
+    return ConsumedBatch(events, rejected)
 
 
 async def give_back(consumer: AIOKafkaConsumer, ahead: asyncio.Task[Fetched | None]) -> None:

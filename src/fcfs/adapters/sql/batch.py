@@ -24,11 +24,12 @@ commit, the caller's).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
-from fcfs.adapters.sql.statements import issued_rows_of, literal_insert_issued
+from fcfs.adapters.sql.statements import counted_issue_of, issued_rows_of, literal_insert_issued, locked_counts_of
 from fcfs.adapters.sql.tables import coupon
 from fcfs.domain.batch_cap import CapPlan, first_per_user, plan_capped_insert, room_under_cap
 
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 CHUNK = 200  # rows per bound-parameter statement: well under every driver's bound-parameter limit
 LITERAL_CHUNK = 5_000  # rows per literal statement: ~0.5 MB, far under any max_allowed_packet
 SAVEPOINT = "fcfs_batch"
+_event_id = attrgetter("event_id")
 
 
 @dataclass
@@ -84,18 +86,32 @@ async def persist_coupon_events(
     conn: AsyncConnection, insert_issued: InsertIssued, batch: CouponBatch, out: BatchOutcome
 ) -> None:
     coupon_id = batch.coupon_id
-    locked = select(coupon.c.issued_quantity, coupon.c.total_quantity).where(coupon.c.id == coupon_id)
-    counts = (await conn.execute(locked.with_for_update())).first()
+    dialect = conn.dialect.name
+    counts = await _locked_counts(conn, coupon_id)
     if counts is None:
-        out.unknown_coupon.extend(issued.event_id for issued in batch.events)
+        out.unknown_coupon.extend(map(_event_id, batch.events))
         return
-    room = room_under_cap(counts.total_quantity, counts.issued_quantity)
+    room = room_under_cap(*counts)
     added = await _all_new(conn, insert_issued, batch, room, out)
     if added is None:
         added = await _capped(conn, insert_issued, coupon_id, batch.events, room, out)
-    if added:
+    if not added:
+        return
+    if (count := counted_issue_of(dialect, coupon_id, added)) is not None:
+        await conn.exec_driver_sql(count)
+    else:
         bump = coupon.c.issued_quantity + added
         await conn.execute(update(coupon).where(coupon.c.id == coupon_id).values(issued_quantity=bump))
+
+
+async def _locked_counts(conn: AsyncConnection, coupon_id: int) -> tuple[int, int] | None:
+    """(total, issued) of the coupon, its row locked until the transaction ends; None when there is no such coupon."""
+    if (lock := locked_counts_of(conn.dialect.name, coupon_id)) is not None:
+        text_row = (await conn.exec_driver_sql(lock)).first()
+        return None if text_row is None else (text_row.total_quantity, text_row.issued_quantity)
+    locked = select(coupon.c.issued_quantity, coupon.c.total_quantity).where(coupon.c.id == coupon_id)
+    row = (await conn.execute(locked.with_for_update())).first()
+    return None if row is None else (row.total_quantity, row.issued_quantity)
 
 
 async def _all_new(
@@ -113,7 +129,7 @@ async def _all_new(
     if written != len(plan.insert):
         await conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {SAVEPOINT}")
         return None
-    out.inserted.extend(issued.event_id for issued in plan.insert)
+    out.inserted.extend(map(_event_id, plan.insert))
     out.duplicates.extend(plan.duplicates)
     return len(plan.insert)
 

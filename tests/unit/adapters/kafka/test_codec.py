@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fcfs.adapters.kafka.codec import Undecodable, decode_event, encode_event, event_key
+from fcfs.adapters.kafka.codec import Undecodable, decode_event, decode_events, encode_event, event_key
 from fcfs.domain.coupon import MAX_ID
 from fcfs.domain.errors import InvalidInput
 from fcfs.domain.events import CouponIssued, DeadLetterReason
@@ -47,6 +47,32 @@ def test_every_valid_event_survives_a_round_trip(
     event = CouponIssued(str(event_id), coupon_id, user_id, issued_at)
 
     assert decode_event(encode_event(event)) == event
+
+
+@given(event_id=st.uuids(), coupon_id=ids, user_id=ids, issued_at=moments)
+def test_a_trusted_event_is_the_checked_one(
+    event_id: uuid.UUID, coupon_id: int, user_id: int, issued_at: datetime
+) -> None:
+    checked = CouponIssued(str(event_id), coupon_id, user_id, issued_at)
+    trusted = CouponIssued.trusted(str(event_id), coupon_id, user_id, issued_at)
+
+    assert trusted == checked
+    assert hash(trusted) == hash(checked)
+    assert repr(trusted) == repr(checked)
+    assert type(trusted) is CouponIssued
+
+
+@given(events=st.lists(st.builds(CouponIssued, st.uuids().map(str), ids, ids, moments), max_size=20))
+def test_the_batch_decoder_gives_the_checked_events(events: list[CouponIssued]) -> None:
+    assert decode_events([encode_event(event) for event in events]) == events
+
+
+@pytest.mark.parametrize("bad_id", [0, -1, MAX_ID + 1, True, "5"])
+def test_every_caller_but_the_codec_still_gets_the_checks(bad_id: object) -> None:
+    with pytest.raises(InvalidInput):
+        CouponIssued(str(uuid.uuid4()), bad_id, 1, datetime(2026, 1, 1, tzinfo=UTC))  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput):
+        CouponIssued(str(uuid.uuid4()), 1, bad_id, datetime(2026, 1, 1, tzinfo=UTC))  # type: ignore[arg-type]
 
 
 def test_the_value_is_the_documented_json_and_the_key_is_coupon_colon_user() -> None:
