@@ -51,6 +51,9 @@ class Load:
 def services() -> Iterator[Settings]:
     if "FCFS_DATA_DIR" not in os.environ and not os.environ.get("FCFS_DATABASE_URL"):
         os.environ["FCFS_DATA_DIR"] = tempfile.mkdtemp(prefix="fcfs-bench-")
+    # A database recreated between runs gives its ids again; keys of an earlier run's coupon 1
+    # under the same prefix would then answer for the new one (every user "already issued").
+    os.environ.setdefault("FCFS_REDIS_PREFIX", f"fcfs-bench-{os.urandom(4).hex()}")
     with backing_services(Settings.from_env()) as effective:
         yield effective
 
