@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import signal
 from typing import TYPE_CHECKING
 
@@ -20,6 +19,7 @@ from fcfs.bootstrap.observability.logs import configure_logging
 from fcfs.bootstrap.pipeline import ConsumerServices, consumer_heartbeat_age, open_consumer_services
 from fcfs.bootstrap.settings import Settings
 from fcfs.domain.errors import PublishFailed
+from fcfs.entrypoints.collector import settle_startup_objects
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -39,12 +39,9 @@ def tune_consumer_gc() -> None:
     full collection walks only what the batches in flight hold; and young collections run
     once per tens of thousands of allocations rather than dozens of times per batch. A batch's
     objects form no cycles the collector must find early: they are freed by reference count
-    as soon as the batch is committed. Not for `fcfs serve`, whose API process has its own.
+    as soon as the batch is committed. `fcfs serve`'s workers use the same mechanism with their own threshold.
     """
-    gc.collect()
-    gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, middle, old)
+    settle_startup_objects(YOUNG_GENERATION_THRESHOLD)
 
 
 async def run_consumer(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING
@@ -13,6 +12,7 @@ from litestar.di import Provide
 from fcfs.bootstrap.container import Services, open_services
 from fcfs.bootstrap.observability.metrics import forget_this_process, process_metrics
 from fcfs.bootstrap.settings import Settings
+from fcfs.entrypoints.collector import settle_startup_objects
 from fcfs.entrypoints.http.api_docs import api_docs_config
 from fcfs.entrypoints.http.audit import AuditController
 from fcfs.entrypoints.http.audit_trail import audit_trail
@@ -36,12 +36,12 @@ if TYPE_CHECKING:
     from litestar.types import ASGIApp
 
 
+YOUNG_GENERATION_THRESHOLD = 20_000  # allocations between young collections (CPython's default: 700)
+
+
 def freeze_startup_objects() -> None:
-    """Everything built at start-up (modules, the app, pools, clients) leaves the garbage
-    collector's view: a full collection then walks only what requests allocate, instead of
-    every object the process holds (those pauses were the issue path's p99)."""
-    gc.collect()
-    gc.freeze()
+    """Start-up objects out of the collector's view, young collections rarer (`entrypoints/collector.py`)."""
+    settle_startup_objects(YOUNG_GENERATION_THRESHOLD)
 
 
 def create_app(
