@@ -20,15 +20,12 @@ import msgspec
 
 from fcfs.domain.coupon import MAX_ID
 from fcfs.domain.errors import InvalidInput
-from fcfs.domain.events import EVENT_VERSION, CouponIssued, DeadLetterReason
+from fcfs.domain.events import EVENT_VERSION, CouponIssued, DeadLetterReason, all_canonical_uuids
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 Id = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
-UUID_LENGTH = 36
-_DASH_OFFSETS = (8, 13, 18, 23)  # of a canonical UUID's four dashes
-_UUID_BYTES = b"0123456789abcdef-"  # all a canonical UUID is made of
 
 
 class _WireEvent(msgspec.Struct, rename="camel", frozen=True):
@@ -114,7 +111,7 @@ def decode_events(raws: Sequence[bytes | None]) -> list[CouponIssued | Undecodab
             wires.append(_text.decode(raw) if raw is not None else None)
         except msgspec.DecodeError:
             wires.append(None)
-    if not _canonical([wire.event_id for wire in wires if wire is not None]):
+    if not all_canonical_uuids([wire.event_id for wire in wires if wire is not None]):
         return [_decoded(raw) for raw in raws]
     # What `_event` would do for a read v1 event in UTC, inline (the common case, once per
     # record); any other read goes through `_event` itself, so the answers are the same.
@@ -134,23 +131,6 @@ def _decoded(raw: bytes | None, wire: _TextWireEvent | None = None) -> CouponIss
         return _event(wire) if wire is not None else decode_event(raw)
     except Undecodable as refusal:
         return refusal
-
-
-def _canonical(event_ids: list[str]) -> bool:
-    # Same answer as matching `[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}` against each id, ~6x
-    # faster over a batch: every id 36 long, a dash at offsets 8, 13, 18 and 23 of each, and
-    # nothing in the whole but lowercase hex digits and those dashes.
-    if not event_ids:
-        return True
-    if set(map(len, event_ids)) != {UUID_LENGTH}:
-        return False
-    joined = "".join(event_ids)
-    if not joined.isascii():
-        return False
-    dashes = "-" * len(event_ids)
-    if any(joined[offset::UUID_LENGTH] != dashes for offset in _DASH_OFFSETS):
-        return False
-    return joined.count("-") == len(_DASH_OFFSETS) * len(event_ids) and not joined.encode().translate(None, _UUID_BYTES)
 
 
 def _event(wire: _TextWireEvent | _WireEvent) -> CouponIssued:

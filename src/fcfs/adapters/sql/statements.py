@@ -22,15 +22,13 @@ from sqlalchemy.sql.dml import Insert
 
 from fcfs.adapters.sql.tables import MYSQL_DIALECTS, issued_coupon
 from fcfs.domain.coupon import MAX_ID
+from fcfs.domain.events import all_canonical_uuids
 
 if TYPE_CHECKING:
     from fcfs.domain.events import CouponIssued
 
 InsertIssued = Callable[[Sequence[Mapping[str, Any]]], Insert]
 
-UUID_LENGTH = 36
-_DASH_OFFSETS = (8, 13, 18, 23)  # of a canonical UUID's four dashes
-_UUID_BYTES = b"0123456789abcdef-"  # all a canonical UUID is made of
 _JSON_TO_SQL = bytes.maketrans(b'[]"T', b"()' ")  # and every `Z` dropped: `_JSON_DROPPED`
 _JSON_DROPPED = b"Z"
 _encoder = msgspec.json.Encoder()
@@ -99,7 +97,7 @@ def literal_insert_issued(dialect_name: str, coupon_id: int, events: Sequence[Co
         return None
     coupon = _checked_id(coupon_id)
     event_ids = [issued.event_id for issued in events]
-    if not _canonical_uuids(event_ids):
+    if not all_canonical_uuids(event_ids):
         return None
     user_ids = [issued.user_id for issued in events]
     moments = [issued.issued_at for issued in events]
@@ -116,23 +114,6 @@ def literal_insert_issued(dialect_name: str, coupon_id: int, events: Sequence[Co
     # characters can occur inside the checked values but in the places this rewrites.
     values = _encoder.encode(rows)[1:-1].translate(_JSON_TO_SQL, _JSON_DROPPED).decode()
     return f"{_LITERAL_INSERT} {values} ON DUPLICATE KEY UPDATE id = id"
-
-
-def _canonical_uuids(event_ids: list[str]) -> bool:
-    # Same answer as matching `[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}` against each id, ~6x
-    # faster over a batch: every id 36 long, a dash at offsets 8, 13, 18 and 23 of each, and
-    # nothing in the whole but lowercase hex digits and those dashes.
-    if not event_ids:
-        return True
-    if set(map(type, event_ids)) != {str} or set(map(len, event_ids)) != {UUID_LENGTH}:
-        return False
-    joined = "".join(event_ids)
-    if not joined.isascii():
-        return False
-    dashes = "-" * len(event_ids)
-    if any(joined[offset::UUID_LENGTH] != dashes for offset in _DASH_OFFSETS):
-        return False
-    return joined.count("-") == len(_DASH_OFFSETS) * len(event_ids) and not joined.encode().translate(None, _UUID_BYTES)
 
 
 def _checked_id(value: object) -> int:
