@@ -9,24 +9,14 @@ from __future__ import annotations
 
 import pytest
 
-from fcfs.adapters.memory.gate import MemoryIssuanceGate
-from fcfs.adapters.redis.batched_gate import BatchingRedisIssuanceGate
-from fcfs.adapters.redis.client import RedisClient
-from fcfs.adapters.redis.gate import RedisIssuanceGate
+from tests.support.gates import GATE_KINDS, Gate, gate_of_kind
 
 COUPON = 12
-Gate = RedisIssuanceGate | MemoryIssuanceGate
 
 
-@pytest.fixture(params=["redis", "batching", "memory"])
+@pytest.fixture(params=GATE_KINDS)
 def gate(request: pytest.FixtureRequest) -> Gate:
-    if request.param == "memory":
-        return MemoryIssuanceGate()
-    client: RedisClient = request.getfixturevalue("adapter_redis")
-    prefix: str = request.getfixturevalue("redis_prefix")
-    return (
-        BatchingRedisIssuanceGate(client, prefix) if request.param == "batching" else RedisIssuanceGate(client, prefix)
-    )
+    return gate_of_kind(request)
 
 
 async def test_a_load_from_an_older_total_keeps_the_units_a_top_up_added_meanwhile(gate: Gate) -> None:

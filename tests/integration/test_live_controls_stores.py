@@ -15,8 +15,6 @@ import pytest
 import redis.asyncio as aioredis
 
 from fcfs.adapters.memory.controls import MemoryCouponControls
-from fcfs.adapters.memory.gate import MemoryIssuanceGate
-from fcfs.adapters.redis.batched_gate import BatchingRedisIssuanceGate
 from fcfs.adapters.redis.client import RedisClient
 from fcfs.adapters.redis.gate import RedisIssuanceGate
 from fcfs.adapters.sql.controls import SqlCouponControls
@@ -25,22 +23,16 @@ from fcfs.domain.errors import IssuancePaused
 from fcfs.domain.issuance import GateVerdict, IssueCommand, IssueStatus
 from fcfs.ports.controls import CouponControls
 from fcfs.strategies.pessimistic_lock import PessimisticLockStrategy
+from tests.support.gates import GATE_KINDS, Gate, gate_of_kind
 from tests.support.memory_world import MemoryWorld
 from tests.support.stores import MEMORY, Store, coupon_of, opened_store, sqlite_url
 
 COUPON = 11
-Gate = RedisIssuanceGate | MemoryIssuanceGate
 
 
-@pytest.fixture(params=["redis", "batching", "memory"])
+@pytest.fixture(params=GATE_KINDS)
 def gate(request: pytest.FixtureRequest) -> Gate:
-    if request.param == "memory":
-        return MemoryIssuanceGate()
-    client: RedisClient = request.getfixturevalue("adapter_redis")
-    prefix: str = request.getfixturevalue("redis_prefix")
-    return (
-        BatchingRedisIssuanceGate(client, prefix) if request.param == "batching" else RedisIssuanceGate(client, prefix)
-    )
+    return gate_of_kind(request)
 
 
 async def test_a_paused_gate_refuses_every_attempt_and_takes_nothing(gate: Gate) -> None:
