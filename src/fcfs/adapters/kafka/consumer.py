@@ -13,23 +13,36 @@ the partition's next owner reads it again from the committed offset. A handler t
 raises an `FcfsError` (a dead letter not written, say) is retried on the same records with
 capped backoff until it succeeds, the batch is abandoned, or the loop stops.
 
-While the handler waits on the database, the next batch is already fetched and decoded,
-so the consumer's own CPU work overlaps the database's instead of adding to it. That batch
-is handled only once the current one is durable; if the current one is abandoned instead,
-the fetched one is dropped and its partitions rewound (`give_back`).
+Two batches are handed over at a time. The next batch is fetched and decoded while the
+handler works on the current one, then handed over before the current one's offsets are
+committed: its checkout, locking read and statement building run while the database
+still writes the current one (for a hot coupon its locking read simply queues behind the
+current one's row lock), so the database goes from one batch's commit straight to the
+next one's insert instead of waiting out the consumer's own round trips. Offsets are
+still committed one batch at a time, in fetch order, each only after its handler
+returned: the newer batch's commit waits for the older one's. When the older batch is
+abandoned, so is the newer one; both are rewound, with any batch fetched behind them
+(`give_back`, `rewind`), so a later commit can never pass records that were not persisted.
+A revocation waits until no handed-over batch is left uncommitted; meanwhile the loop
+settles what the handler holds before handing over more.
+
+Batches are fetched in slices of `FETCH_SLICE` records, yielding to the loop between
+them: parsing and decoding 2,000 records in one go holds the loop for ~12 ms, and every
+database round trip of the batch in the handler waited that long.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, ConsumerStoppedError, IllegalStateError, KafkaError
 
-from fcfs.adapters.kafka.fetched_batch import Fetched, Records, fetched, give_back
+from fcfs.adapters.kafka.fetched_batch import Fetched, Records, fetched, give_back, joined, rewind
 from fcfs.adapters.kafka.liveness import Heartbeat
 from fcfs.adapters.kafka.throttle import RecordThrottle
 from fcfs.domain.errors import FcfsError
@@ -42,6 +55,8 @@ if TYPE_CHECKING:
     from fcfs.ports.consumer import BatchHandler, ConsumedBatch
 
 log = structlog.get_logger("fcfs.consumer")
+
+FETCH_SLICE = 100  # records parsed and decoded between two yields to the loop
 
 
 class KafkaBatchConsumer:
@@ -79,7 +94,9 @@ class KafkaBatchConsumer:
         self.heartbeat = heartbeat or Heartbeat()
         self._client_id = client_id
         self._client_factory = client_factory or self._client
-        self._in_flight = asyncio.Lock()
+        self._idle = asyncio.Event()  # set while the handler holds no batch whose offsets are uncommitted
+        self._idle.set()
+        self._revoking = False
         self._abandon = asyncio.Event()
         self.records_committed = 0
         self.batches_committed = 0
@@ -93,19 +110,35 @@ class KafkaBatchConsumer:
         if consumer is None:
             return
         ahead: asyncio.Task[Fetched | None] | None = None
+        handed: Handed | None = None  # the batch the handler holds whose offsets are not committed yet
         try:
             while not stop.is_set():
                 self.heartbeat.beat()
-                current = await (ahead or self._fetch(consumer, stop))
+                ahead = ahead or asyncio.create_task(self._fetch(consumer, stop))
+                if handed is not None:
+                    await _first_of(ahead, handed.work, stop)
+                    if handed.work.done() or self._revoking or stop.is_set():
+                        settled = await self._settle(consumer, handed, stop)
+                        handed = self._handed(None)
+                        if not settled:
+                            await give_back(consumer, ahead)
+                            ahead = None
+                        continue
+                current = await ahead
                 ahead = None
                 if current is not None:
-                    ahead = await self._process(consumer, current, stop)
+                    handed = self._handed(await self._pipelined(consumer, handed, current, stop))
+            if handed is not None:
+                await self._settle(consumer, handed, stop)
+                handed = self._handed(None)
         except ConsumerStoppedError:
             log.info("consumer_stopped_underneath")
         finally:
-            if ahead is not None:
-                ahead.cancel()
-                await asyncio.gather(ahead, return_exceptions=True)
+            for task in (ahead, handed.work if handed else None):
+                if task is not None:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
+            self._idle.set()
             log.info("consumer_stopping", committed=self.records_committed, abandoned=self.batches_abandoned)
             await consumer.stop()
             self.heartbeat.clear()
@@ -138,9 +171,9 @@ class KafkaBatchConsumer:
             max_poll_records=self._batch_size,
         )
 
-    async def _poll(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> Records:
+    async def _poll(self, consumer: AIOKafkaConsumer, stop: asyncio.Event, timeout_ms: int, most: int) -> Records:
         try:
-            records: Records = await consumer.getmany(timeout_ms=self._poll_ms, max_records=self._batch_size)
+            records: Records = await consumer.getmany(timeout_ms=timeout_ms, max_records=most)
         except ConsumerStoppedError:
             raise
         except KafkaError as error:
@@ -150,33 +183,61 @@ class KafkaBatchConsumer:
         return records
 
     async def _fetch(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> Fetched | None:
-        return fetched(await self._poll(consumer, stop))
+        """Up to `batch_size` records: waits up to the poll timeout for the first slice, then takes what is buffered."""
+        batch = fetched(await self._poll(consumer, stop, self._poll_ms, min(FETCH_SLICE, self._batch_size)))
+        while batch is not None and batch.count < self._batch_size:
+            await asyncio.sleep(0)
+            more = fetched(await self._poll(consumer, stop, 0, min(FETCH_SLICE, self._batch_size - batch.count)))
+            if more is None:
+                break
+            batch = joined(batch, more)
+        return batch
 
-    async def _process(
-        self, consumer: AIOKafkaConsumer, current: Fetched, stop: asyncio.Event
-    ) -> asyncio.Task[Fetched | None] | None:
-        """Handle and commit `current`; returns the next batch's fetch, started while the handler waits on the database.
+    async def _pipelined(
+        self, consumer: AIOKafkaConsumer, older: Handed | None, current: Fetched, stop: asyncio.Event
+    ) -> Handed | None:
+        """Hand `current` over, then settle `older`: the database takes `current`'s round trips while `older` commits.
 
-        The next batch is only ever handled after this one is durable. When this one is
-        abandoned, the fetched next one is dropped and its partitions rewound to its first
-        records, so a later commit can never pass records that were not persisted.
+        Returns what the handler now holds. Nothing is committed out of order: `current`'s
+        offsets wait for `older`'s. When `older` is abandoned, so is `current`, and both are
+        rewound, so no later commit can pass their records.
         """
-        async with self._in_flight:
+        if older is None:
             self._abandon = asyncio.Event()
-            if self._throttle.enabled:
-                await self._throttle.admit(current.count, stop, self._abandon)
-            if stop.is_set() or self._abandon.is_set():
-                self._abandoned(current.count)
-                return None
-            work = asyncio.create_task(self._handle_until_done(current.batch))
-            ahead = asyncio.create_task(self._fetch(consumer, stop))
-            if not await self._finished(work, stop):
-                self._abandoned(current.count)
-                await give_back(consumer, ahead)
-                return None
-            self.last_result = work.result()
-            await self._commit(consumer, current.offsets, current.count, stop)
-            return ahead
+        if self._throttle.enabled:
+            await self._throttle.admit(current.count, stop, self._abandon)
+        if stop.is_set() or self._abandon.is_set():
+            if older is not None and not await self._settle(consumer, older, stop):
+                rewind(consumer, older.fetched, current)
+            else:
+                rewind(consumer, current)
+            self._abandoned(current.count)
+            return None
+        handed = Handed(current, asyncio.create_task(self._handle_until_done(current.batch)))
+        if older is not None and not await self._settle(consumer, older, stop):
+            handed.work.cancel()
+            await asyncio.gather(handed.work, return_exceptions=True)
+            rewind(consumer, older.fetched, current)
+            self._abandoned(current.count)
+            return None
+        return handed
+
+    async def _settle(self, consumer: AIOKafkaConsumer, handed: Handed, stop: asyncio.Event) -> bool:
+        """Wait for the handler, then commit; False when the batch was abandoned (nothing committed)."""
+        if not await self._finished(handed.work, stop):
+            self._abandoned(handed.fetched.count)
+            return False
+        self.last_result = handed.work.result()
+        await self._commit(consumer, handed.fetched.offsets, handed.fetched.count, stop)
+        return True
+
+    def _handed(self, handed: Handed | None) -> Handed | None:
+        """What the handler holds now; a revocation waits while it holds anything (`_idle` clear)."""
+        if handed is None:
+            self._idle.set()
+        else:
+            self._idle.clear()
+        return handed
 
     def _abandoned(self, count: int) -> None:
         self.batches_abandoned += 1
@@ -226,16 +287,20 @@ class KafkaBatchConsumer:
         self.batches_committed += 1
 
     async def revoked(self, partitions: set[TopicPartition]) -> None:
-        """Hold the rebalance until the batch in flight committed or, after the grace period, was abandoned."""
-        if not self._in_flight.locked():
+        """Hold the rebalance until every batch handed over committed or, after the grace period, was abandoned.
+
+        Meanwhile the loop hands over nothing new before what it holds is settled.
+        """
+        if self._idle.is_set():
             return
         log.info("revoke_waits_for_batch", partitions=len(partitions), grace=self._revoke_grace)
+        self._revoking = True
         timer = asyncio.get_running_loop().call_later(self._revoke_grace, self._abandon.set)
         try:
-            async with self._in_flight:
-                pass
+            await self._idle.wait()
         finally:
             timer.cancel()
+            self._revoking = False
 
 
 class _FinishOrAbandon(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka ships no types: its base is Any
@@ -247,6 +312,22 @@ class _FinishOrAbandon(ConsumerRebalanceListener):  # type: ignore[misc]  # aiok
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("partitions_assigned", partitions=sorted((tp.topic, tp.partition) for tp in assigned))
+
+
+@dataclass(frozen=True, slots=True)
+class Handed:
+    """A batch the handler works on, and its work."""
+
+    fetched: Fetched
+    work: asyncio.Task[object]
+
+
+async def _first_of(ahead: asyncio.Task[Fetched | None], work: asyncio.Task[object], stop: asyncio.Event) -> None:
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({ahead, work, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:

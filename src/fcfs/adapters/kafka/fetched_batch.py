@@ -34,6 +34,12 @@ class Fetched:
     firsts: dict[TopicPartition, int]  # per partition, its first record's offset
 
 
+def joined(head: Fetched, tail: Fetched) -> Fetched:
+    """Two batches polled one after the other, as one: `tail`'s offsets follow `head`'s on every partition."""
+    batch = ConsumedBatch(head.batch.events + tail.batch.events, head.batch.rejected + tail.batch.rejected)
+    return Fetched(batch, head.count + tail.count, head.offsets | tail.offsets, tail.firsts | head.firsts)
+
+
 def fetched(records: Records) -> Fetched | None:
     parts = {tp: messages for tp, messages in records.items() if messages}
     if not parts:
@@ -73,7 +79,15 @@ async def give_back(consumer: AIOKafkaConsumer, ahead: asyncio.Task[Fetched | No
     await asyncio.gather(ahead, return_exceptions=True)
     if ahead.cancelled() or ahead.exception() is not None or (dropped := ahead.result()) is None:
         return
+    rewind(consumer, dropped)
+
+
+def rewind(consumer: AIOKafkaConsumer, *batches: Fetched) -> None:
+    """Partitions still ours go back to the first record any of `batches` holds of them."""
+    firsts: dict[TopicPartition, int] = {}
+    for batch in batches:
+        firsts.update({tp: min(first, firsts.get(tp, first)) for tp, first in batch.firsts.items()})
     owned = consumer.assignment()
-    for tp, first in dropped.firsts.items():
+    for tp, first in firsts.items():
         if tp in owned:
             consumer.seek(tp, first)

@@ -104,6 +104,60 @@ async def test_a_batch_fetched_behind_an_abandoned_one_is_given_back_so_no_recor
     assert handled == [*range(100, 104), *range(200, 204)]
 
 
+class GatedPerBatch(Handler):
+    """Each call waits on its own gate (`gates[n]` for the n-th call, created on entry)."""
+
+    def __init__(self, client: FakeClient) -> None:
+        super().__init__(client)
+        self.gates: list[asyncio.Event] = []
+
+    async def __call__(self, batch: ConsumedBatch) -> int:
+        gate = asyncio.Event()
+        self.gates.append(gate)
+        await gate.wait()
+        self.batches.append(batch)
+        return len(batch)
+
+
+async def test_the_next_batch_is_handed_over_before_this_one_commits_and_commits_keep_their_order() -> None:
+    client = FakeClient(log_of(4))
+    handler = GatedPerBatch(client)
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer(client, handler, batch_size=4).run(stop))
+    await until(lambda: len(handler.gates) == 2)  # both batches with the handler at once
+
+    handler.gates[1].set()  # the newer one finishes first
+    await asyncio.sleep(0.05)
+    assert client.commits == []  # its commit waits for the older one's
+    handler.gates[0].set()
+    await until(lambda: client.committed == {TP0: 4, TP1: 4})
+    stop.set()
+    await asyncio.wait_for(task, 5)
+
+    assert client.commits == [{TP0: 4}, {TP1: 4}]
+    assert len(handler.gates) == 2
+
+
+async def test_a_batch_handed_over_behind_an_abandoned_one_is_abandoned_too_and_both_are_read_again() -> None:
+    client = RewindableClient(log_of(4))
+    client.release.set()
+    handler = BlockFirst(client)
+    stop = asyncio.Event()
+    loop = consumer(client, handler, batch_size=4, revoke_grace_seconds=0.1)
+    task = asyncio.create_task(loop.run(stop))
+    await until(lambda: handler.calls == 2)  # the second batch is with the handler (and done), uncommitted
+
+    await asyncio.wait_for(client.listener.on_partitions_revoked({TP0, TP1}), 5)
+    await until(lambda: client.committed == {TP0: 4, TP1: 4})
+    stop.set()
+    await asyncio.wait_for(task, 5)
+
+    assert loop.batches_abandoned == 2
+    assert client.commits == [{TP0: 4}, {TP1: 4}]  # nothing committed for the abandoned pair
+    handled = sorted(consumed.event.user_id for batch in handler.batches[1:] for consumed in batch.events)
+    assert handled == [*range(100, 104), *range(200, 204)]  # both read again from their first records
+
+
 def value(event_id: str, user: int = 1, **overrides: object) -> bytes:
     body: dict[str, object] = {"eventId": event_id, "couponId": 3, "userId": user,
                                "issuedAt": "2026-01-01T00:00:00.5Z", "version": 1}  # fmt: skip
