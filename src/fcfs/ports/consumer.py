@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from fcfs.domain.events import CouponIssued, DeadLetterReason
 
 
-@dataclass(frozen=True, slots=True)
-class ConsumedEvent:
+class ConsumedEvent(NamedTuple):
+    """A named tuple, not a frozen dataclass: one is built per record, and a frozen
+    dataclass's `__init__` (three `object.__setattr__` calls) was a tenth of the drain's CPU."""
+
     event: CouponIssued
     raw_value: bytes
     key: bytes | None
