@@ -29,7 +29,6 @@ from fcfs.bootstrap.observability.instrumented_issue import InstrumentedIssueCou
 from fcfs.bootstrap.observability.instrumented_publisher import instrumented_publisher
 from fcfs.bootstrap.observability.instrumented_storage import InstrumentedIssuedRepository, InstrumentedUnitOfWork
 from fcfs.bootstrap.observability.metrics import process_metrics
-from fcfs.bootstrap.observability.tallied_issue import TalliedIssueCoupon
 from fcfs.bootstrap.plugins import StrategyRegistry, discover, scale_out
 from fcfs.bootstrap.services import Services, resolved, settled, started
 from fcfs.bootstrap.settings import Settings
@@ -138,13 +137,13 @@ class Container(containers.DeclarativeContainer):
         providers.Callable(bulkhead_observer, metrics),
     )
 
-    # The issue use case and its decorators, innermost first; the outermost counts every answer.
+    # The issue use case and its decorators, innermost first; the outermost counts every answer
+    # (metrics and the live view's tally).
     admission_guard = providers.Singleton(AdmissionGuard, admissions)
     issue_use_case = providers.Singleton(IssueCoupon, windows, strategies, clock, admission_guard)
     guarded_issue = providers.Singleton(GuardedIssueCoupon, issue_use_case, bulkhead)
     shortcut_issue = providers.Singleton(SoldOutShortcut, guarded_issue, sold_out)
-    issue_coupon = providers.Singleton(InstrumentedIssueCoupon, shortcut_issue, strategies, metrics)
-    tallied_issue = providers.Singleton(TalliedIssueCoupon, issue_coupon, live_counters)  # the live view's answers
+    issue_coupon = providers.Singleton(InstrumentedIssueCoupon, shortcut_issue, strategies, metrics, live_counters)
 
     services = providers.Singleton(
         Services,
@@ -154,7 +153,7 @@ class Container(containers.DeclarativeContainer):
         load_stock=providers.Singleton(
             FlagClearing, providers.Singleton(LoadStock, coupons, issued_rows, gate_stock).provided.execute, sold_out
         ),
-        issue_coupon=tallied_issue,
+        issue_coupon=issue_coupon,
         read_coupon=providers.Singleton(ReadCoupon, coupons, issued_rows, gate_stock, admissions),
         read_user_issue=providers.Singleton(ReadUserIssue, coupons, issued_rows, gate_stock),
         delete_coupon=providers.Singleton(

@@ -69,3 +69,25 @@ def test_outside_an_event_loop_updates_are_written_through() -> None:
     buffer = TurnBuffer()
     buffer.inc(counter, 3)
     assert registry.get_sample_value("c_total") == 3.0
+
+
+async def test_a_write_asked_for_later_runs_at_the_end_of_the_turn_with_the_state_then() -> None:
+    registry = CollectorRegistry()
+    gauge = Gauge("g", "g", registry=registry)
+    buffer = TurnBuffer()
+    state = {"value": 1}
+    buffer.later(lambda: gauge.set(state["value"]))
+    state["value"] = 2
+    assert registry.get_sample_value("g") == 0.0  # not yet: same turn
+    await asyncio.sleep(0)
+    assert registry.get_sample_value("g") == 2.0
+    state["value"] = 3
+    await asyncio.sleep(0)
+    assert registry.get_sample_value("g") == 2.0  # once per asking, not every turn
+
+
+def test_outside_an_event_loop_a_later_write_runs_at_once() -> None:
+    registry = CollectorRegistry()
+    gauge = Gauge("g", "g", registry=registry)
+    TurnBuffer().later(lambda: gauge.set(5))
+    assert registry.get_sample_value("g") == 5.0

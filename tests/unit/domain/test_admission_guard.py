@@ -21,6 +21,7 @@ from fcfs.domain.use_cases import AdmissionGuard
 from fcfs.ports.admission import AdmissionLedger
 
 LUA_ASYNC = SimpleNamespace(name="lua-async", admission=GATE)
+LUA = SimpleNamespace(name="lua", admission=GATE)
 ATOMIC = SimpleNamespace(name="atomic")
 
 
@@ -83,4 +84,24 @@ async def test_a_coupon_deleted_after_its_window_was_cached_costs_one_claim(
         with pytest.raises(CouponNotFound):
             await guard.check(coupon.id, LUA_ASYNC)  # type: ignore[arg-type]
 
+    assert ledger.claims == 1
+
+
+async def test_a_strategy_is_settled_from_memory_only_once_it_passed_the_check(
+    db: MemoryDatabase, ledger: CountedLedger
+) -> None:
+    """`settled` is the issue path's shortcut around `check`: it never says yes where `check` would refuse."""
+    coupons = MemoryCouponRepository(db)
+    coupon, other = await coupons.add(NewCoupon("launch", 10)), await coupons.add(NewCoupon("other", 10))
+    guard = AdmissionGuard(ledger)
+    assert not guard.settled(coupon.id, LUA_ASYNC)  # type: ignore[arg-type]  # not asked yet
+
+    await guard.check(coupon.id, LUA_ASYNC)  # type: ignore[arg-type]
+    assert guard.settled(coupon.id, LUA_ASYNC)  # type: ignore[arg-type]
+    assert not guard.settled(other.id, LUA_ASYNC)  # type: ignore[arg-type]  # per coupon
+    with pytest.raises(StrategyConflict):
+        await guard.check(coupon.id, ATOMIC)  # type: ignore[arg-type]
+    assert not guard.settled(coupon.id, ATOMIC)  # type: ignore[arg-type]
+    await guard.check(coupon.id, LUA)  # type: ignore[arg-type]
+    assert guard.settled(coupon.id, LUA)  # type: ignore[arg-type]
     assert ledger.claims == 1

@@ -29,7 +29,10 @@ class MemoryLiveCounters(LiveCounters, AnswerTally):
 
     def count(self, coupon_id: int, code: str) -> None:
         second = int(self._clock())
-        self.answers.setdefault((coupon_id, second), Counter())[code] += 1
+        tally = self.answers.get((coupon_id, second))
+        if tally is None:  # not `setdefault`: that builds a Counter on every call, on the issue path
+            tally = self.answers[(coupon_id, second)] = Counter()
+        tally[code] += 1
         if len(self.answers) > KEPT_SECONDS * 4:
             for key in [key for key in self.answers if key[1] < second - KEPT_SECONDS]:
                 del self.answers[key]

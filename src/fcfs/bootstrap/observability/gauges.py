@@ -16,20 +16,32 @@ if TYPE_CHECKING:
 
 
 def bulkhead_observer(metrics: Metrics) -> Callable[[BulkheadState], None]:
-    """Mirrors a bulkhead's state into the gauges, writing only the values that changed."""
+    """Mirrors a bulkhead's state into the gauges, writing only the values that changed.
+
+    The state is read once, at the end of the event-loop turn in which it changed (the turn
+    buffer's flush, where buffered gauge values would be written too): every attempt changes
+    it twice (a place taken, then given back), and each change then costs one test.
+    """
     seen = [0, 0, 0]  # in flight, waiting, rejected
+    changed: list[BulkheadState] = []  # the state to mirror at this turn's flush; empty when none is due
     buffer = metrics.buffer
 
-    def observe(state: BulkheadState) -> None:
+    def write() -> None:
+        state = changed.pop()
         if state.in_flight != seen[0]:
             seen[0] = state.in_flight
-            buffer.set(metrics.bulkhead_in_flight, state.in_flight)
+            metrics.bulkhead_in_flight.set(state.in_flight)
         if state.waiting != seen[1]:
             seen[1] = state.waiting
-            buffer.set(metrics.bulkhead_waiting, state.waiting)
+            metrics.bulkhead_waiting.set(state.waiting)
         if state.rejected > seen[2]:
-            buffer.inc(metrics.bulkhead_rejected, state.rejected - seen[2])
+            metrics.bulkhead_rejected.inc(state.rejected - seen[2])
             seen[2] = state.rejected
+
+    def observe(state: BulkheadState) -> None:
+        if not changed:
+            changed.append(state)
+            buffer.later(write)
 
     return observe
 

@@ -24,7 +24,7 @@ class InstrumentedGate(TimedPort[IssuanceGate], IssuanceGate):
         try:
             return await self._inner.try_issue(coupon_id, user_id)
         finally:
-            self._observe_since(started)
+            self._buffer.observe(self._histogram, time.perf_counter() - started)
 
     async def compensate(self, coupon_id: int, user_id: int) -> bool:
         return await self._inner.compensate(coupon_id, user_id)

@@ -1,8 +1,15 @@
-"""The outermost decorator of the issue use case: every attempt counted by the code it was answered with.
+"""The outermost decorator of the issue use case: every answer counted by its code, for the metrics and the live view.
 
 It changes no behaviour: it delegates and records, so use cases, strategies and adapters
-stay unaware of metrics. Per-request cost is two dictionary look-ups and two buffered
-writes (see `turn_buffer`); labelled children are created once per label.
+stay unaware of metrics. It sees every answer the use case gives (the sold-out shortcut's
+and the bulkhead's too); refusals decided before the use case (bad input, tokens, rate
+limits) are not issue attempts and reach neither record.
+
+Why one decorator for both records (the metrics, and the live view's per-coupon,
+per-second tally of docs/design.md §10): both need the code of the same answer, and every
+layer of the issue chain costs each attempt a coroutine, an exception handler and a
+look-up of that code. Per attempt: two buffered metric writes (see `turn_buffer`) and
+one tally count (a dictionary update); labelled children are created once per label.
 """
 
 from __future__ import annotations
@@ -18,6 +25,9 @@ if TYPE_CHECKING:
 
     from fcfs.bootstrap.observability.metrics import Metrics
     from fcfs.domain.issuance import IssueCommand, IssueOutcome
+    from fcfs.ports.live import AnswerTally
+
+UNEXPECTED = "G001"  # what the API answers an unexpected failure with
 
 
 class StrategyNames(Protocol):
@@ -29,49 +39,64 @@ class StrategyNames(Protocol):
     def get(self, name: str | None = None) -> object: ...
 
 
-class InstrumentedIssueCoupon(IssuesCoupons):
-    """`fcfs_issue_outcomes_total{code,strategy}` and `fcfs_issue_latency_seconds{strategy}` per attempt."""
+class _NoTally:
+    """Stands in when no live view is wired (a test of the metrics alone), so the hot path has no branch."""
 
-    def __init__(self, inner: IssuesCoupons, strategies: StrategyNames, metrics: Metrics) -> None:
+    def count(self, coupon_id: int, code: str) -> None:
+        pass
+
+
+class InstrumentedIssueCoupon(IssuesCoupons):
+    """`fcfs_issue_outcomes_total{code,strategy}` and `fcfs_issue_latency_seconds{strategy}` per attempt,
+    and the attempt's code in the live view's `tally`.
+
+    An unexpected failure (not an `FcfsError`) is counted `G001` in the metrics, as the API
+    answers it, and left out of the tally, which holds only the use case's answers.
+    """
+
+    def __init__(
+        self, inner: IssuesCoupons, strategies: StrategyNames, metrics: Metrics, tally: AnswerTally | None = None
+    ) -> None:
         self._inner = inner
         self._strategies = strategies
         self._metrics = metrics
+        self._buffer = metrics.buffer
+        self._tally: AnswerTally = tally if tally is not None else _NoTally()
         self._known: set[str] = set()
         self._outcomes: dict[tuple[str, str], Counter] = {}
         self._latency: dict[str, Histogram] = {}
 
     async def execute(self, command: IssueCommand, strategy: str | None = None) -> IssueOutcome:
-        label = self._label(strategy)
+        label = self._strategies.default_name if strategy is None else self._label(strategy)
         started = time.perf_counter()
-        code = "G001"
         try:
             outcome = await self._inner.execute(command, strategy)
-            code = outcome.status.code.code
-            return outcome
         except FcfsError as error:
             code = error.code.code
+            self._record(label, code, started)
+            self._tally.count(command.coupon_id, code)
             raise
-        finally:
-            buffer = self._metrics.buffer
-            buffer.observe(self._latency_of(label), time.perf_counter() - started)
-            buffer.inc(self._outcome_of(code, label))
+        except BaseException:
+            self._record(label, UNEXPECTED, started)
+            raise
+        code = outcome.status.code.code
+        self._record(label, code, started)
+        self._tally.count(command.coupon_id, code)
+        return outcome
 
-    def _latency_of(self, label: str) -> Histogram:
-        child = self._latency.get(label)
-        if child is None:
-            child = self._latency[label] = self._metrics.issue_latency.labels(label)
-        return child
+    def _record(self, label: str, code: str, started: float) -> None:
+        elapsed = time.perf_counter() - started
+        latency = self._latency.get(label)
+        if latency is None:
+            latency = self._latency[label] = self._metrics.issue_latency.labels(label)
+        outcome = self._outcomes.get((code, label))
+        if outcome is None:
+            outcome = self._outcomes[(code, label)] = self._metrics.issue_outcomes.labels(code, label)
+        self._buffer.observe(latency, elapsed)
+        self._buffer.inc(outcome)
 
-    def _outcome_of(self, code: str, label: str) -> Counter:
-        child = self._outcomes.get((code, label))
-        if child is None:
-            child = self._outcomes[(code, label)] = self._metrics.issue_outcomes.labels(code, label)
-        return child
-
-    def _label(self, strategy: str | None) -> str:
+    def _label(self, strategy: str) -> str:
         """A requested name becomes a label only once it resolved, so labels cannot be invented by requests."""
-        if strategy is None:
-            return self._strategies.default_name
         if strategy in self._known:
             return strategy
         try:

@@ -21,7 +21,7 @@ class InstrumentedPublisher(TimedPort[IssueEventPublisher], IssueEventPublisher)
         try:
             await self._inner.publish(event)
         finally:
-            self._observe_since(started)
+            self._buffer.observe(self._histogram, time.perf_counter() - started)
 
     @staticmethod
     def histogram(metrics: Metrics) -> Histogram:

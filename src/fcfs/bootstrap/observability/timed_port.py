@@ -1,13 +1,13 @@
 """The hot-path timing decorators' common part: the wrapped port, and one buffered observation per call.
 
 A call on the issue path runs on every attempt, so it is timed with two `perf_counter`
-reads and one write to the turn buffer, with no context manager. A subclass names the
-histogram it feeds (`histogram`) and times the calls it wraps with `_observe_since`.
+reads and one write to the turn buffer, with no context manager and no helper call: a
+subclass names the histogram it feeds (`histogram`) and writes
+`self._buffer.observe(self._histogram, time.perf_counter() - started)` itself.
 """
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:
@@ -28,6 +28,3 @@ class TimedPort(Generic[PortT]):
     def histogram(metrics: Metrics) -> Histogram:
         """The histogram this decorator feeds."""
         raise NotImplementedError
-
-    def _observe_since(self, started: float) -> None:
-        self._buffer.observe(self._histogram, time.perf_counter() - started)

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import asyncio
 from bisect import bisect_left
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 class TurnBuffer:
@@ -22,12 +25,16 @@ class TurnBuffer:
         self._counters: dict[Any, float] = {}
         self._histograms: dict[Any, list[float]] = {}
         self._gauges: dict[Any, float] = {}
+        self._writes: list[Callable[[], None]] = []
         self._scheduled = False
+
+    # Each update tests `_scheduled` itself: all but the first update of a turn then cost no call.
 
     def inc(self, counter: Any, amount: float = 1.0) -> None:
         """`counter` is a labelled child (or an unlabelled counter) of prometheus-client."""
         self._counters[counter] = self._counters.get(counter, 0.0) + amount
-        self._schedule()
+        if not self._scheduled:
+            self._schedule()
 
     def observe(self, histogram: Any, value: float) -> None:
         pending = self._histograms.get(histogram)
@@ -35,17 +42,29 @@ class TurnBuffer:
             self._histograms[histogram] = [value]
         else:
             pending.append(value)
-        self._schedule()
+        if not self._scheduled:
+            self._schedule()
 
     def set(self, gauge: Any, value: float) -> None:
         self._gauges[gauge] = value
-        self._schedule()
+        if not self._scheduled:
+            self._schedule()
+
+    def later(self, write: Callable[[], None]) -> None:
+        """`write()` runs at this turn's flush: for state read once per turn (a gauge mirroring it)
+        rather than buffered at every change. It writes to the metrics itself."""
+        self._writes.append(write)
+        if not self._scheduled:
+            self._schedule()
 
     def flush(self) -> None:
         self._scheduled = False
         counters, self._counters = self._counters, {}
         histograms, self._histograms = self._histograms, {}
         gauges, self._gauges = self._gauges, {}
+        writes, self._writes = self._writes, []
+        for write in writes:
+            write()
         for counter, amount in counters.items():
             counter.inc(amount)
         for histogram, values in histograms.items():
@@ -54,8 +73,6 @@ class TurnBuffer:
             gauge.set(value)
 
     def _schedule(self) -> None:
-        if self._scheduled:
-            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Final, cast
+from typing import TYPE_CHECKING, Final
 
 from fcfs.domain.admission import admission_family
 from fcfs.domain.errors import CouponNotFound, StrategyConflict
@@ -30,10 +30,21 @@ class AdmissionGuard:
         self._ledger = ledger
         self._known: dict[int, str | None] = {}
         self._claiming: dict[int, asyncio.Lock] = {}
+        self._passed: dict[int, IssueStrategy] = {}  # the last strategy that passed, per coupon
+
+    def settled(self, coupon_id: int, strategy: IssueStrategy) -> bool:
+        """Whether `strategy` (this very object) already passed `check` for the coupon.
+
+        The common case, answered with one look-up and no coroutine (it runs on every
+        attempt): a strategy's family is on its card and a coupon's never changes, so a pass
+        holds for good. `False` leaves the decision to `check`.
+        """
+        return self._passed.get(coupon_id) is strategy
 
     async def check(self, coupon_id: int, strategy: IssueStrategy) -> None:
         strategy_name = strategy.name
-        family = admission_family(strategy_name, cast("str | None", getattr(strategy, "admission", None)))
+        declared: str | None = getattr(strategy, "admission", None)  # a plug-in's card may not name one
+        family = admission_family(strategy_name, declared)
         recorded = self._known.get(coupon_id, _UNASKED)
         if recorded == _UNASKED:
             recorded = await self._claim(coupon_id, family)
@@ -44,6 +55,7 @@ class AdmissionGuard:
                 f"coupon {coupon_id} is issued by {recorded} strategies; {strategy_name!r} ({family}) would not see "
                 "their admissions"
             )
+        self._passed[coupon_id] = strategy
 
     async def _claim(self, coupon_id: int, family: str) -> str | None:
         async with self._claiming.setdefault(coupon_id, asyncio.Lock()):

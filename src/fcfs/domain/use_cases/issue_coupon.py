@@ -26,8 +26,11 @@ class IssueCoupon:
     async def execute(self, command: IssueCommand, strategy: str | None = None) -> IssueOutcome:
         chosen = self._strategies.get(strategy)
         window = await self._windows.window(command.coupon_id)
-        if window.state_at(self._clock.now()) is not WindowState.OPEN:
+        # A window open at both ends is open at any time: no clock read (a datetime) per attempt.
+        bounded = window.starts_at is not None or window.ends_at is not None
+        if bounded and window.state_at(self._clock.now()) is not WindowState.OPEN:
             return IssueOutcome(IssueStatus.NOT_OPEN, command.coupon_id, command.user_id)
-        if self._guard is not None:
-            await self._guard.check(command.coupon_id, chosen)
+        guard = self._guard
+        if guard is not None and not guard.settled(command.coupon_id, chosen):
+            await guard.check(command.coupon_id, chosen)
         return await chosen.issue(command)

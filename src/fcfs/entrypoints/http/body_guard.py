@@ -24,6 +24,7 @@ from fcfs.entrypoints.http.dto import check_media_type
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 INCOMPLETE = "the request body is malformed or incomplete"
+JSON = b"application/json"
 
 
 @dataclass(slots=True)
@@ -36,29 +37,29 @@ class DeclaredBody:
     expects_continue: bool = False
 
     def check(self) -> None:
-        check_media_type(self.content_type, self.chunked or bool(self.length))
+        if self.content_type != JSON:  # the type nearly every request declares needs no parsing
+            check_media_type(self.content_type, self.chunked or bool(self.length))
 
 
 def declared_body(headers: Iterable[tuple[bytes, bytes]]) -> DeclaredBody:
-    declared = DeclaredBody()
+    """One pass over the raw headers, in locals: this runs on every issue request."""
+    content_type: bytes | None = None
+    length: int | None = None
+    chunked = expects_continue = False
     for name, value in headers:
         if name == b"content-type":
-            if declared.content_type is None:
-                declared.content_type = value
+            if content_type is None:
+                content_type = value
         elif name == b"content-length":
-            if declared.length is None:
-                declared.length = _length(value)
+            if length is None:
+                if not value.isdigit():
+                    raise InvalidInput("Content-Length must be a non-negative integer")
+                length = int(value)
         elif name == b"transfer-encoding":
-            declared.chunked = True
+            chunked = True
         elif name == b"expect":
-            declared.expects_continue = value.lower() == b"100-continue"
-    return declared
-
-
-def _length(value: bytes) -> int:
-    if not value.isdigit():
-        raise InvalidInput("Content-Length must be a non-negative integer")
-    return int(value)
+            expects_continue = value.lower() == b"100-continue"
+    return DeclaredBody(content_type, length, chunked, expects_continue)
 
 
 def whole_body(receive: Receive) -> Receive:

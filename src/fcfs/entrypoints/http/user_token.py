@@ -111,7 +111,22 @@ def require_reader(settings: Settings, authorization: str, user_id: int) -> None
         raise Forbidden("a user may read only their own issuance state")
 
 
-@functools.lru_cache(maxsize=8)
 def user_tokens(settings: Settings) -> UserTokens:
-    """Built (and its secret checked) once per settings object."""
+    """Built (and its secret checked) once per settings object.
+
+    The last settings asked about are recognised by identity first: the cache below hashes
+    every field of the settings, which cost an issue request more than the rest of its token check.
+    """
+    if _last and _last[0][0] is settings:
+        return _last[0][1]
+    tokens = _built(settings)
+    _last[:] = [(settings, tokens)]
+    return tokens
+
+
+_last: list[tuple[Settings, UserTokens]] = []  # the last call's settings and tokens
+
+
+@functools.lru_cache(maxsize=8)
+def _built(settings: Settings) -> UserTokens:
     return UserTokens(settings.user_token_secret, settings.user_token_audience, settings.user_token_issuer)

@@ -12,6 +12,7 @@ from litestar.testing import AsyncTestClient
 from fcfs.bootstrap.container import open_memory_services
 from fcfs.bootstrap.settings import Settings
 from fcfs.entrypoints.http.app import create_app
+from fcfs.entrypoints.http.user_token import user_tokens
 from tests.support.http_client import assert_envelope
 
 pytestmark = pytest.mark.usefixtures("both_issue_paths")
@@ -148,6 +149,17 @@ def test_a_short_token_secret_is_refused_at_start_up() -> None:
     settings = Settings(strategy="lua", user_token_secret="short")
     with pytest.raises(ValueError, match="at least 32 bytes"):
         create_app(settings, services=open_memory_services(settings))
+
+
+def test_settings_objects_asked_in_turn_each_keep_their_own_tokens() -> None:
+    """The last settings are recognised by identity (no hashing per request): taking turns must not mix them."""
+    with_tokens = Settings(user_token_secret=SECRET, user_token_audience="fcfs", user_token_issuer="shop")
+    without = Settings()
+    for _ in range(2):
+        assert user_tokens(with_tokens).subject_of(f"Bearer {token()}") == 42
+        assert user_tokens(without).subject_of("") is None
+    equal = Settings(user_token_secret=SECRET, user_token_audience="fcfs", user_token_issuer="shop")
+    assert user_tokens(equal) is user_tokens(with_tokens)  # built once per settings value
 
 
 async def test_without_a_secret_the_body_user_is_required() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -133,6 +134,29 @@ async def test_bulkhead_state_is_mirrored_into_gauges_and_rejections_counted() -
     assert sample(metrics, "fcfs_bulkhead_in_flight") == 0
     assert sample(metrics, "fcfs_bulkhead_waiting") == 0
     assert sample(metrics, "fcfs_bulkhead_rejected_total") == 2
+
+
+async def test_bulkhead_gauges_hold_the_state_at_the_end_of_each_turn_without_a_flush() -> None:
+    metrics = fresh_metrics()
+    bulkhead = Bulkhead("issue", 2, 5.0, bulkhead_observer(metrics))
+
+    async def gauges() -> tuple[float | None, ...]:
+        for _ in range(3):  # the turn ends, and the buffer's flush runs
+            await asyncio.sleep(0)
+        names = ("fcfs_bulkhead_in_flight", "fcfs_bulkhead_waiting")
+        return tuple(metrics.registry.get_sample_value(name) for name in names)
+
+    await bulkhead.acquire()
+    assert await gauges() == (1, 0)
+    await bulkhead.acquire()
+    waiter = asyncio.create_task(bulkhead.acquire())
+    assert await gauges() == (2, 1)
+    bulkhead.release()  # the place passes to the waiter
+    await waiter
+    assert await gauges() == (2, 0)
+    bulkhead.release()
+    bulkhead.release()
+    assert await gauges() == (0, 0)
 
 
 async def test_gate_calls_are_timed() -> None:

@@ -10,13 +10,15 @@ from datetime import UTC, datetime
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from prometheus_client import CollectorRegistry
 
 import fcfs.entrypoints.http.live_view as live_view_module
 from fcfs.adapters.memory.gate import MemoryIssuanceGate
 from fcfs.adapters.memory.live_counters import MemoryLiveCounters
 from fcfs.bootstrap.container import open_memory_services
 from fcfs.bootstrap.live import SampledLag
-from fcfs.bootstrap.observability.tallied_issue import TalliedIssueCoupon
+from fcfs.bootstrap.observability.instrumented_issue import InstrumentedIssueCoupon
+from fcfs.bootstrap.observability.metrics import Metrics
 from fcfs.bootstrap.settings import Settings
 from fcfs.domain.coupon import Coupon, ValidityWindow
 from fcfs.domain.coupon_state import CouponState
@@ -108,16 +110,31 @@ class Answering:
         return self.answer
 
 
+class Catalog:
+    default_name = "lua"
+
+    def get(self, name: str | None = None) -> object:
+        return object()
+
+
 async def test_every_answer_of_the_use_case_is_tallied_by_its_code_refusals_included() -> None:
     counters = MemoryLiveCounters(clock=Ticking(50.0))
-    accepted = TalliedIssueCoupon(Answering(IssueOutcome(IssueStatus.ACCEPTED, 7, 1, event_id="e-1")), counters)
-    sold_out = TalliedIssueCoupon(Answering(IssueOutcome(IssueStatus.SOLD_OUT, 7, 2)), counters)
-    paused = TalliedIssueCoupon(Answering(IssuancePaused("coupon 7 is paused")), counters)
+    metrics = Metrics(CollectorRegistry())
+
+    def tallied(answer: IssueOutcome | Exception) -> InstrumentedIssueCoupon:
+        return InstrumentedIssueCoupon(Answering(answer), Catalog(), metrics, counters)
+
+    accepted = tallied(IssueOutcome(IssueStatus.ACCEPTED, 7, 1, event_id="e-1"))
     assert (await accepted.execute(IssueCommand(7, 1))).status is IssueStatus.ACCEPTED
-    await sold_out.execute(IssueCommand(7, 2))
+    await tallied(IssueOutcome(IssueStatus.SOLD_OUT, 7, 2)).execute(IssueCommand(7, 2))
     with pytest.raises(IssuancePaused):
-        await paused.execute(IssueCommand(7, 3))
+        await tallied(IssuancePaused("coupon 7 is paused")).execute(IssueCommand(7, 3))
+    with pytest.raises(RuntimeError):  # no answer of the use case: the metrics count it G001, the tally not at all
+        await tallied(RuntimeError("boom")).execute(IssueCommand(7, 4))
     assert (await counters.read(7, 50)).answers == {"202": 1, "C003": 1, "C009": 1}
+    metrics.buffer.flush()
+    for code in ("202", "C003", "C009", "G001"):
+        assert metrics.registry.get_sample_value("fcfs_issue_outcomes_total", {"code": code, "strategy": "lua"}) == 1
 
 
 # The lag, read at most once a second however many consoles ask.
