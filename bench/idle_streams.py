@@ -13,7 +13,13 @@ embedded default, or on the services the `FCFS_*` URLs name. Steps, in one run:
    and granian holds at most `backlog / workers` = 4096 per worker by default);
 3. the same issue load again with every stream open; both rates side by side and their
    ratio (target ≥ 0.8); Redis subscriptions on the streams' channel (one, not one per stream);
-4. every stream closed; the worker's subscriptions back to zero.
+4. every stream closed; the worker's subscriptions back to zero; the issue load once more,
+   with no stream open, as a drift check: on a shared machine a rate moves between runs for
+   reasons of its own, and a step-1 rate far from this one says the ratio is noise.
+
+Beside each rate, the worker's CPU time per issue request (user + system, all its threads):
+the figure that other processes on the machine disturb least, so the one to compare when
+rates drift.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -65,10 +72,30 @@ def one_worker(log: Path, env: dict[str, str], in_flight: int) -> Iterator[tuple
         stop(process)
 
 
-def worker_rss(server: subprocess.Popen[bytes]) -> int:
-    """Resident bytes of the granian worker (the largest process under the server)."""
+def worker(server: subprocess.Popen[bytes]) -> psutil.Process:
+    """The granian worker: the largest process under the server."""
     processes = psutil.Process(server.pid).children(recursive=True) or [psutil.Process(server.pid)]
-    return max(process.memory_info().rss for process in processes)
+    return max(processes, key=lambda process: process.memory_info().rss)
+
+
+def worker_rss(server: subprocess.Popen[bytes]) -> int:
+    """Resident bytes of the granian worker."""
+    return int(worker(server).memory_info().rss)
+
+
+@dataclass(frozen=True)
+class Measured:
+    load: Load
+    cpu_us: float  # the worker's CPU time per request answered
+
+
+def measure(server: subprocess.Popen[bytes], base: str, path: str, args: argparse.Namespace, offset: int) -> Measured:
+    process = worker(server)
+    before = process.cpu_times()
+    load = drive(base, path, seconds=args.seconds, connections=args.connections, offset=offset)
+    after = process.cpu_times()
+    cpu = (after.user - before.user) + (after.system - before.system)
+    return Measured(load, cpu * 1e6 / max(load.requests_per_second * args.seconds, 1.0))
 
 
 class IdleStreams:
@@ -115,8 +142,12 @@ def subscribers(settings: Settings, coupon_id: int) -> int:
         client.close()
 
 
-def row(label: str, load: Load) -> str:
-    return f"{label:<28} {load.requests_per_second:>9.0f} {load.p50_ms:>8.1f} {load.p99_ms:>8.1f} {load.non_2xx:>7}"
+def row(label: str, measured: Measured) -> str:
+    load = measured.load
+    return (
+        f"{label:<28} {load.requests_per_second:>9.0f} {load.p50_ms:>8.1f} {load.p99_ms:>8.1f} {load.non_2xx:>7}"
+        f" {measured.cpu_us:>12.0f}"
+    )
 
 
 async def run(args: argparse.Namespace, settings: Settings, server: subprocess.Popen[bytes], base: str) -> None:
@@ -124,8 +155,9 @@ async def run(args: argparse.Namespace, settings: Settings, server: subprocess.P
     stream_coupon = make_coupon(base, STOCK, settings)
     path = f"/api/v1/coupons/{load_coupon}/issue"
     drive(base, path, seconds=2, connections=args.connections, offset=900_000_000)  # warm-up
-    without = drive(base, path, seconds=args.seconds, connections=args.connections)
-    print(f"without streams: {without.requests_per_second:.0f} req/s; admitting {args.streams} users", file=sys.stderr)
+    without = measure(server, base, path, args, offset=0)
+    rate = without.load.requests_per_second
+    print(f"without streams: {rate:.0f} req/s; admitting {args.streams} users", file=sys.stderr)
 
     users = list(range(1, args.streams + 1))
     admitted = await burst(base, issue_requests(stream_coupon, users), concurrency=200)
@@ -140,17 +172,22 @@ async def run(args: argparse.Namespace, settings: Settings, server: subprocess.P
     per_stream = (after - before) / max(opened - 100, 1)
     held = subscribers(settings, stream_coupon)
 
-    with_streams = drive(base, path, seconds=args.seconds, connections=args.connections, offset=500_000_000)
+    with_streams = measure(server, base, path, args, offset=500_000_000)
     await streams.close()
     await asyncio.sleep(2.0)
     left = subscribers(settings, stream_coupon)
+    closed = measure(server, base, path, args, offset=700_000_000)
 
-    print(f"\none worker, lua-async, {args.connections} connections, {args.seconds} s per run ({without.tool})")
-    print(f"{'issue load':<28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>7}")
+    print(f"\none worker, lua-async, {args.connections} connections, {args.seconds} s per run ({without.load.tool})")
+    print(f"{'issue load':<28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>7} {'CPU µs/req':>12}")
     print(row("no stream open", without))
     print(row(f"{opened:,} idle streams open", with_streams))
-    ratio = with_streams.requests_per_second / without.requests_per_second if without.requests_per_second else 0.0
+    print(row("every stream closed again", closed))
+    ratio = with_streams.load.requests_per_second / rate if rate else 0.0
+    drift = closed.load.requests_per_second / rate if rate else 0.0
+    cpu = without.cpu_us / with_streams.cpu_us if with_streams.cpu_us else 0.0
     print(f"throughput with / without streams: {ratio:.2f} (target >= 0.8)")
+    print(f"drift check, closed / without: {drift:.2f}; CPU per request, without / with: {cpu:.2f}")
     print(
         f"worker memory: {before / 2**20:.0f} MiB -> {after / 2**20:.0f} MiB for {opened - 100:,} streams"
         f" = {per_stream / 1024:.1f} KiB per stream"

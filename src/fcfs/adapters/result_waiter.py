@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from fcfs.ports.notifications import ResultWaiter
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from fcfs.domain.results import UserResult
 
 
@@ -22,4 +24,10 @@ class FutureWaiter(ResultWaiter):
     async def wait(self, timeout: float) -> UserResult | None:
         if not self.future.done():
             await asyncio.wait((self.future,), timeout=timeout)
+        return self.announced()
+
+    def announced(self) -> UserResult | None:
         return self.future.result() if self.future.done() else None
+
+    def on_announced(self, callback: Callable[[], object]) -> None:
+        self.future.add_done_callback(lambda _: callback())

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from contextlib import AbstractAsyncContextManager
 
     from fcfs.domain.results import CouponResults, UserResult
@@ -26,8 +27,23 @@ class IssueNotifier(Protocol):
 
 
 class ResultWaiter(Protocol):
+    """One listener's result: awaited (`wait`), or looked at when something else woke the listener.
+
+    `announced` and `on_announced` exist for a listener that waits on more than its result (a
+    result stream also wakes for keep-alives, its lifetime and its client leaving) with one
+    future of its own, instead of a task or a timer per wait.
+    """
+
     async def wait(self, timeout: float) -> UserResult | None:
         """The user's result once announced; None when `timeout` seconds pass first."""
+        ...
+
+    def announced(self) -> UserResult | None:
+        """The result if it has been announced, without waiting."""
+        ...
+
+    def on_announced(self, callback: Callable[[], object]) -> None:
+        """`callback()` soon after the result is announced (soon after this call if it already was)."""
         ...
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -28,8 +27,6 @@ from fcfs.domain.results import NotificationFailed
 from fcfs.ports.notifications import IssueResults, ResultWaiter
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     from fcfs.adapters.redis.client import RedisClient
 
 log = structlog.get_logger("fcfs.results")
@@ -46,9 +43,10 @@ def _retrieve(future: asyncio.Future[None]) -> None:
 
 
 class _Channel:
-    __slots__ = ("coupon_id", "ready", "waiters")
+    __slots__ = ("coupon_id", "name", "ready", "waiters")
 
-    def __init__(self, coupon_id: int, ready: asyncio.Future[None]) -> None:
+    def __init__(self, name: str, coupon_id: int, ready: asyncio.Future[None]) -> None:
+        self.name = name
         self.coupon_id = coupon_id
         self.ready = ready
         self.waiters: dict[int, set[FutureWaiter]] = {}
@@ -62,6 +60,41 @@ class _Channel:
             same_user.discard(waiter)
             if not same_user:
                 del self.waiters[user_id]
+
+
+class _Listening:
+    """One listener's `subscribe` context: joined on entry, left on exit.
+
+    A class rather than an `asynccontextmanager`: an open result stream holds this for its
+    whole life, and a generator-based context is a generator, its frame and a wrapper object
+    per listener (thousands per worker, each walked by the garbage collector).
+    """
+
+    __slots__ = ("_coupon_id", "_fanout", "_joined", "_user_id")
+
+    def __init__(self, fanout: RedisIssueResults, coupon_id: int, user_id: int) -> None:
+        self._fanout = fanout
+        self._coupon_id = coupon_id
+        self._user_id = user_id
+        self._joined: tuple[_Channel, FutureWaiter] | None = None
+
+    async def __aenter__(self) -> ResultWaiter:
+        channel, waiter = self._joined = self._fanout._join(self._coupon_id, self._user_id)
+        try:
+            await self._fanout._confirmed(channel)
+        except BaseException:
+            self._release()
+            raise
+        return waiter
+
+    async def __aexit__(self, *_: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        if self._joined is not None:
+            channel, waiter = self._joined
+            self._joined = None
+            self._fanout._leave(channel, self._user_id, waiter)
 
 
 class RedisIssueResults(IssueResults):
@@ -88,27 +121,28 @@ class RedisIssueResults(IssueResults):
     def subscriptions(self) -> int:
         return len(self._channels)
 
-    @asynccontextmanager
-    async def subscribe(self, coupon_id: int, user_id: int) -> AsyncIterator[ResultWaiter]:
+    def subscribe(self, coupon_id: int, user_id: int) -> _Listening:
+        return _Listening(self, coupon_id, user_id)
+
+    def _join(self, coupon_id: int, user_id: int) -> tuple[_Channel, FutureWaiter]:
         name = results_channel(self._keys, coupon_id)
         channel = self._channels.get(name)
         if channel is None:
-            channel = self._channels[name] = _Channel(coupon_id, asyncio.get_running_loop().create_future())
+            channel = self._channels[name] = _Channel(name, coupon_id, asyncio.get_running_loop().create_future())
             channel.ready.add_done_callback(_retrieve)
             self._unconfirmed[name] += 1
             self._send(subscribe=True, name=name)
         waiter = FutureWaiter(asyncio.get_running_loop().create_future())
         channel.add(user_id, waiter)
         self.listeners += 1
-        try:
-            await self._confirmed(channel)
-            yield waiter
-        finally:
-            self.listeners -= 1
-            channel.remove(user_id, waiter)
-            if not channel.waiters and self._channels.get(name) is channel:
-                del self._channels[name]
-                self._send(subscribe=False, name=name)
+        return channel, waiter
+
+    def _leave(self, channel: _Channel, user_id: int, waiter: FutureWaiter) -> None:
+        self.listeners -= 1
+        channel.remove(user_id, waiter)
+        if not channel.waiters and self._channels.get(channel.name) is channel:
+            del self._channels[channel.name]
+            self._send(subscribe=False, name=channel.name)
 
     def _send(self, *, subscribe: bool, name: str) -> None:
         self._commands.put_nowait((subscribe, name))
@@ -116,6 +150,9 @@ class RedisIssueResults(IssueResults):
             self._writer = asyncio.create_task(self._write(), name="fcfs-results-writer")
 
     async def _confirmed(self, channel: _Channel) -> None:
+        if channel.ready.done():  # every listener after a channel's first: no timer, no shield
+            channel.ready.result()
+            return
         try:
             await asyncio.wait_for(asyncio.shield(channel.ready), self._confirm_timeout)
         except TimeoutError:

@@ -1,4 +1,5 @@
-"""The fast issue path: one ASGI wrapper in front of the Litestar app, and nothing else.
+"""The fast issue path: one ASGI wrapper in front of the Litestar app, and nothing else (but
+the hand-off of plain `GET`s of the result stream route to `ResultStreamRoute`: result_stream.py says why).
 
 Why: the profile of the issue hot path showed Litestar's per-request machinery (routing,
 signature model, dependency injection, response objects, send wrappers) taking more CPU
@@ -34,6 +35,7 @@ from fcfs.entrypoints.http.envelope import Answer
 from fcfs.entrypoints.http.errors import domain_answer, unexpected_answer
 from fcfs.entrypoints.http.issue import IssueRequest, answer_issue
 from fcfs.entrypoints.http.request_context import REQUEST_ID, request_id
+from fcfs.entrypoints.http.result_stream import ResultStreamRoute
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -62,7 +64,7 @@ def issue_route_of(app: Litestar) -> tuple[re.Pattern[str], str]:
 
 class IssueRoute:
     """The ASGI app granian serves: `POST {issue route}` without a query string answered here,
-    everything else passed to the wrapped Litestar app."""
+    `GET {result stream route}` by the stream route, everything else passed to the wrapped Litestar app."""
 
     def __init__(self, app: Litestar, max_body_bytes: int, counter: RequestCounter) -> None:
         self.app = app
@@ -70,6 +72,7 @@ class IssueRoute:
         self._max_body = max_body_bytes
         self._counter = counter
         self._path, self._label = issue_route_of(app)
+        self._streams = ResultStreamRoute(app, counter)
 
     def lifespan(self) -> AbstractAsyncContextManager[None]:
         """The wrapped app's start-up and shut-down, for callers that run it without a server."""
@@ -77,10 +80,12 @@ class IssueRoute:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         coupon = self.coupon_of(scope)
-        if coupon is None:
-            await self.app(scope, receive, send)
-        else:
+        if coupon is not None:
             await self._issue(scope, receive, send, coupon)
+        elif (listener := self._streams.listener_of(scope)) is not None:
+            await self._streams.serve(scope, receive, send, *listener)
+        else:
+            await self.app(scope, receive, send)
 
     def coupon_of(self, scope: Scope) -> str | None:
         """The raw coupon segment when this route takes the request; None leaves it to Litestar

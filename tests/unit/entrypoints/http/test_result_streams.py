@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import jwt
 import pytest
 from litestar import Litestar
 
+from fcfs.adapters.memory.results import MemoryIssueResults
 from fcfs.bootstrap.announcing_writer import AnnouncingBatchWriter, announced_writer
 from fcfs.bootstrap.container import open_memory_services
 from fcfs.bootstrap.settings import Settings
@@ -19,7 +21,8 @@ from fcfs.domain.events import CouponIssued
 from fcfs.domain.issuance import PersistResult, UserIssueState
 from fcfs.domain.results import CouponResults, NotificationFailed, results_by_coupon
 from fcfs.entrypoints.http.app import create_app
-from fcfs.entrypoints.http.result_stream import ResultStream
+from fcfs.entrypoints.http.result_stream import ResultStream, ResultStreamRoute, stream_route_of
+from fcfs.entrypoints.http.wake_wheel import wake_wheel
 from fcfs.ports.notifications import IssueNotifier
 from fcfs.ports.repositories import IssuedBatchWriter
 from tests.support.http_client import assert_envelope, concurrent_client, make_coupon
@@ -42,12 +45,29 @@ async def until(check: object, timeout: float = 5.0) -> None:
             await asyncio.sleep(0.01)
 
 
+ServedApp = Any  # `IssueRoute` in front of Litestar, or Litestar alone
+
+
+@pytest.fixture(params=["stream-route", "litestar-handler"])
+def stream_paths(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every endpoint test runs on both ways in: the raw route granian's requests take, and the
+    documented Litestar handler (what the raw route leaves to it)."""
+    if request.param == "litestar-handler":
+        monkeypatch.setattr(ResultStreamRoute, "listener_of", lambda self, scope: None)
+    return str(request.param)
+
+
+def served(settings: Settings) -> ServedApp:
+    return create_app(settings, services=open_memory_services(settings))
+
+
+def services_of(app: ServedApp) -> Any:
+    return (app if isinstance(app, Litestar) else app.app).state.services
+
+
 @pytest.fixture
-def app() -> Litestar:
-    settings = Settings(strategy="lua-async", result_stream_lifetime_seconds=30.0)
-    app = create_app(settings, services=open_memory_services(settings), fast_issue=False)
-    assert isinstance(app, Litestar)
-    return app
+def app(stream_paths: str) -> ServedApp:
+    return served(Settings(strategy="lua-async", result_stream_lifetime_seconds=30.0))
 
 
 # The decision: what a committed batch says, per coupon and per user.
@@ -130,7 +150,7 @@ def test_without_a_notifier_the_writer_is_left_undecorated() -> None:
 # The endpoint.
 
 
-async def test_a_user_with_nothing_hears_none_and_the_stream_ends(app: Litestar) -> None:
+async def test_a_user_with_nothing_hears_none_and_the_stream_ends(app: ServedApp) -> None:
     async with concurrent_client(app) as client:
         coupon_id = await make_coupon(client)
         response = await client.get(stream_url(coupon_id, 5))
@@ -140,7 +160,7 @@ async def test_a_user_with_nothing_hears_none_and_the_stream_ends(app: Litestar)
     assert [(event.event, event.data["state"]) for event in parse_events(response.text).events] == [("none", "none")]
 
 
-async def test_a_stream_for_a_coupon_that_does_not_exist_is_a_404_envelope(app: Litestar) -> None:
+async def test_a_stream_for_a_coupon_that_does_not_exist_is_a_404_envelope(app: ServedApp) -> None:
     async with concurrent_client(app) as client:
         response = await client.get(stream_url(987654, 5))
 
@@ -148,11 +168,11 @@ async def test_a_stream_for_a_coupon_that_does_not_exist_is_a_404_envelope(app: 
     assert response.headers["content-type"].startswith("application/json")
 
 
-async def test_a_pending_user_hears_pending_at_once_then_issued_when_announced(app: Litestar) -> None:
+async def test_a_pending_user_hears_pending_at_once_then_issued_when_announced(app: ServedApp) -> None:
     async with concurrent_client(app) as client:
         coupon_id = await make_coupon(client)
         assert (await client.post(f"/api/v1/coupons/{coupon_id}/issue", json={"userId": 5})).status_code == 202
-        hub = app.state.services.issue_results
+        hub = services_of(app).issue_results
         listening = asyncio.create_task(client.get(stream_url(coupon_id, 5)))
         await until(lambda: hub.listeners == 1)
 
@@ -167,11 +187,11 @@ async def test_a_pending_user_hears_pending_at_once_then_issued_when_announced(a
     assert hub.listeners == 0
 
 
-async def test_a_refused_user_hears_failed_with_the_dead_letter_reason(app: Litestar) -> None:
+async def test_a_refused_user_hears_failed_with_the_dead_letter_reason(app: ServedApp) -> None:
     async with concurrent_client(app) as client:
         coupon_id = await make_coupon(client)
         assert (await client.post(f"/api/v1/coupons/{coupon_id}/issue", json={"userId": 6})).status_code == 202
-        hub = app.state.services.issue_results
+        hub = services_of(app).issue_results
         listening = asyncio.create_task(client.get(stream_url(coupon_id, 6)))
         await until(lambda: hub.listeners == 1)
 
@@ -182,14 +202,13 @@ async def test_a_refused_user_hears_failed_with_the_dead_letter_reason(app: Lite
     assert [(event.event, event.data.get("reason")) for event in events] == [("pending", None), ("failed", "over_cap")]
 
 
-async def test_an_idle_stream_sends_keep_alive_comments_and_ends_after_its_lifetime() -> None:
+async def test_an_idle_stream_sends_keep_alive_comments_and_ends_after_its_lifetime(stream_paths: str) -> None:
     settings = Settings(strategy="lua-async", result_stream_lifetime_seconds=0.35, result_stream_keepalive_seconds=0.1)
-    app = create_app(settings, services=open_memory_services(settings), fast_issue=False)
-    assert isinstance(app, Litestar)
+    app = served(settings)
     async with concurrent_client(app) as client:
         coupon_id = await make_coupon(client)
         await client.post(f"/api/v1/coupons/{coupon_id}/issue", json={"userId": 5})
-        hub = app.state.services.issue_results
+        hub = services_of(app).issue_results
         response = await client.get(stream_url(coupon_id, 5))
 
     parsed = parse_events(response.text)
@@ -198,10 +217,9 @@ async def test_an_idle_stream_sends_keep_alive_comments_and_ends_after_its_lifet
     assert hub.subscriptions == 0
 
 
-async def test_with_user_tokens_only_the_tokens_subject_may_listen() -> None:
+async def test_with_user_tokens_only_the_tokens_subject_may_listen(stream_paths: str) -> None:
     settings = Settings(strategy="lua-async", user_token_secret=SECRET, admin_token="admin-token")
-    app = create_app(settings, services=open_memory_services(settings), fast_issue=False)
-    assert isinstance(app, Litestar)
+    app = served(settings)
     other = jwt.encode({"sub": "8", "exp": int(time.time()) + 60}, SECRET, algorithm="HS256")
     own = jwt.encode({"sub": "5", "exp": int(time.time()) + 60}, SECRET, algorithm="HS256")
     async with concurrent_client(app) as client:
@@ -220,24 +238,154 @@ async def test_with_user_tokens_only_the_tokens_subject_may_listen() -> None:
     assert [event.event for event in parse_events(allowed.text).events] == ["none"]
 
 
-# The fan-out's bookkeeping: a listener that goes away leaves nothing behind.
-
-
-async def test_a_listener_that_disconnects_leaves_no_subscription(app: Litestar) -> None:
+async def test_a_stream_carries_the_event_stream_headers_and_the_request_id(app: ServedApp) -> None:
     async with concurrent_client(app) as client:
         coupon_id = await make_coupon(client)
-        await client.post(f"/api/v1/coupons/{coupon_id}/issue", json={"userId": 5})
-        services = app.state.services
-        hub = services.issue_results
-        stream = ResultStream(services.read_user_issue, hub, lifetime=30.0, keepalive=10.0)
-        events: AsyncIterator[object] = stream.events(coupon_id, 5, UserIssueState.PENDING)
+        response = await client.get(stream_url(coupon_id, 5), headers={"X-Request-ID": "trace-1"})
+        refused = await client.get(stream_url(coupon_id + 1, 5), headers={"X-Request-ID": "trace-2"})
 
-        await anext(events)  # pending, at once
-        waiting = asyncio.create_task(anext(events))
-        await until(lambda: hub.subscriptions == 1)
-        waiting.cancel()  # what the server does when the client goes away
-        with pytest.raises(asyncio.CancelledError):
-            await waiting
+    assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
+    assert (response.headers["cache-control"], response.headers["x-accel-buffering"]) == ("no-cache", "no")
+    assert response.headers["x-request-id"] == "trace-1"
+    assert response.text == f'event: none\r\ndata: {{"couponId":{coupon_id},"userId":5,"state":"none"}}\r\n\r\n'
+    assert_envelope(refused, 404, "C001")
+    assert refused.headers["x-request-id"] == "trace-2"
 
-    assert hub.subscriptions == 0
+
+@pytest.mark.parametrize(("coupon", "user"), [("abc", "5"), ("1", "0"), ("1", "9223372036854775808")])
+async def test_a_malformed_id_is_a_400_envelope_on_either_way_in(app: ServedApp, coupon: str, user: str) -> None:
+    async with concurrent_client(app) as client:
+        response = await client.get(f"/api/v1/coupons/{coupon}/issued/{user}/stream")
+
+    assert_envelope(response, 400, "G002")
+
+
+async def test_the_stream_route_is_the_one_the_litestar_handler_declares() -> None:
+    app = served(Settings(strategy="lua-async"))
+    pattern, label = stream_route_of(app.app)
+
+    assert label == "/api/v1/coupons/{coupon_id}/issued/{user_id}/stream"
+    assert pattern.fullmatch("/api/v1/coupons/42/issued/7/stream") is not None
+    assert pattern.fullmatch("/api/v1/coupons/042/issued/7/stream") is None  # left to Litestar's validation
+    assert pattern.fullmatch("/api/v1/coupons/42/issued/7/stream/") is None
+
+
+# Served from the ASGI messages: what a client leaving, a result racing the subscription and a
+# failed subscription do to one stream (granian's `receive()` is a future; so is this one's).
+
+
+class _Exchange:
+    """One stream's ASGI side: `receive()` futures the test resolves, and every message sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.receiving: list[asyncio.Future[dict[str, Any]]] = []
+        self.heard = asyncio.Event()
+
+    def receive(self) -> asyncio.Future[dict[str, Any]]:
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        if not self.receiving:
+            future.set_result({"type": "http.request", "body": b"", "more_body": False})
+        self.receiving.append(future)
+        return future
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+        self.heard.set()
+
+    def leave(self) -> None:
+        self.receiving[-1].set_result({"type": "http.disconnect"})
+
+    @property
+    def body(self) -> str:
+        return b"".join(message.get("body", b"") for message in self.sent[1:]).decode()
+
+    @property
+    def ended(self) -> bool:
+        return bool(self.sent) and self.sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+def _stream(hub: Any, states: list[UserIssueState], lifetime: float = 30.0, keepalive: float = 10.0) -> ResultStream:
+    """A stream whose reads answer `states` in turn (the last one from then on)."""
+
+    async def read(coupon_id: int, user_id: int) -> UserIssueState:
+        return states.pop(0) if len(states) > 1 else states[0]
+
+    return ResultStream(read, hub, lifetime=lifetime, keepalive=keepalive)
+
+
+async def test_a_client_that_leaves_an_idle_stream_frees_its_listener_and_hears_nothing_more() -> None:
+    hub = MemoryIssueResults()
+    exchange = _Exchange()
+    serving = asyncio.create_task(
+        _stream(hub, [UserIssueState.PENDING]).serve(exchange.send, exchange.receive, 1, 5, UserIssueState.PENDING)
+    )
+    await until(lambda: hub.listeners == 1)
+    sent = len(exchange.sent)
+
+    exchange.leave()
+    await asyncio.wait_for(serving, 5)
+
+    assert (hub.subscriptions, hub.listeners) == (0, 0)
+    assert len(exchange.sent) == sent  # no end of body written to a client that is gone
+    assert [event.event for event in parse_events(exchange.body).events] == ["pending"]
+
+
+async def test_a_result_announced_between_the_first_read_and_the_subscription_is_read_again() -> None:
+    hub = MemoryIssueResults()
+    exchange = _Exchange()
+    stream = _stream(hub, [UserIssueState.ISSUED])  # issued by the time the listener is registered
+
+    await asyncio.wait_for(stream.serve(exchange.send, exchange.receive, 1, 5, UserIssueState.PENDING), 5)
+
+    assert [event.event for event in parse_events(exchange.body).events] == ["pending", "issued"]
+    assert exchange.ended
     assert hub.listeners == 0
+
+
+async def test_a_result_announced_while_a_keep_alive_is_written_is_not_lost() -> None:
+    hub = MemoryIssueResults()
+    exchange = _Exchange()
+    announced = False
+
+    async def slow_send(message: dict[str, Any]) -> None:
+        nonlocal announced
+        await exchange.send(message)
+        if message.get("body") == b": keep-alive\r\n\r\n" and not announced:
+            announced = True  # the result arrives while the stream is not asleep
+            await hub.publish(CouponResults(1, frozenset({5}), {}, committed_at=3.0))
+
+    stream = _stream(hub, [UserIssueState.PENDING], keepalive=0.02)
+    await asyncio.wait_for(stream.serve(slow_send, exchange.receive, 1, 5, UserIssueState.PENDING), 5)
+
+    assert [event.event for event in parse_events(exchange.body).events] == ["pending", "issued"]
+    assert exchange.ended
+
+
+async def test_a_subscription_that_fails_ends_the_stream_after_the_first_state() -> None:
+    class Refusing:
+        def subscribe(self, coupon_id: int, user_id: int) -> Any:
+            raise NotificationFailed("redis is away")
+
+    exchange = _Exchange()
+    stream = _stream(Refusing(), [UserIssueState.PENDING])
+
+    await asyncio.wait_for(stream.serve(exchange.send, exchange.receive, 1, 5, UserIssueState.PENDING), 5)
+
+    assert [event.event for event in parse_events(exchange.body).events] == ["pending"]
+    assert exchange.ended  # a clean end: the client reconnects, as after the lifetime
+
+
+async def test_a_stream_cancelled_while_idle_leaves_no_listener_and_no_wake_up() -> None:
+    hub = MemoryIssueResults()
+    exchange = _Exchange()
+    stream = _stream(hub, [UserIssueState.PENDING], keepalive=60.0)
+    serving = asyncio.create_task(stream.serve(exchange.send, exchange.receive, 1, 5, UserIssueState.PENDING))
+    await until(lambda: hub.listeners == 1)
+
+    serving.cancel()  # what the server does to its requests when it shuts down
+    with pytest.raises(asyncio.CancelledError):
+        await serving
+
+    assert (hub.subscriptions, hub.listeners) == (0, 0)
+    assert wake_wheel(stream.resolution).sleepers == 0
